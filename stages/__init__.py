@@ -1,0 +1,1 @@
+"""One click command per DVC stage, run as `python -m stages.<name>` from the repository root."""

@@ -1,0 +1,120 @@
+"""Stage preprocess: write the prepared data files (and a contact sheet of them).
+
+    python -m stages.preprocess [--params params.yaml] [--contact-sheet reports/contact_sheet.png]
+
+With `data.source: synthetic` (the default) it generates the built-in two-domain benchmark
+(posegan.data.synthetic) into `data.prepared_dir`: h36m_train.h5, h36m_test.h5,
+mpii_train.h5, mpii_valid.h5 and mpi_inf_3dhp_test.h5. With `data.source: real` it crops the
+user's copies of Human3.6M, MPII and MPI-INF-3DHP (roots in `data.real`, see
+docs/real-datasets.md) into the same five files (posegan.data.real). Everything is written under
+temporary names and renamed when complete; on an error nothing is left behind and the
+previous outputs stay as they were.
+"""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import click
+
+from posegan.data.synthetic.benchmark import SyntheticConfig, write_benchmark
+from posegan.data.schema import read_prepared
+from posegan.params import ParamsError, load_params
+from posegan.report.contact_sheet import make_contact_sheet
+
+SOURCES = ("synthetic", "real")
+# The keys of `data` this stage reads (data.heatmap_stride belongs to the training stages).
+USED_KEYS = ("source", "prepared_dir", "image_size", "synthetic", "real")
+
+
+def check_writable(folder: Path, parameter: str) -> None:
+    """Create `folder` if needed and make sure a file can be written in it (ParamsError otherwise)."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".write-test-"):
+            pass
+    except OSError as err:
+        raise ParamsError(f"{parameter}: cannot write to the folder '{folder}' ({err.strerror or err})") from err
+
+
+def read_data_params(params_path: str) -> tuple[dict, SyntheticConfig | None]:
+    """The checked `data` section: (the keys this stage uses, the synthetic benchmark's sizes,
+    or None for data.source: real)."""
+    params = load_params(params_path)
+    data = params.get("data")
+    if not isinstance(data, dict):
+        raise ParamsError(f"{params_path}: section 'data' is missing or not a mapping")
+    source = data.get("source", "synthetic")
+    if source not in SOURCES:
+        raise ParamsError(f"{params_path}: data.source must be one of {', '.join(SOURCES)}; got {source!r}")
+    prepared_dir = data.get("prepared_dir", "data/prepared")
+    if not isinstance(prepared_dir, str) or not prepared_dir.strip():
+        raise ParamsError(f"{params_path}: data.prepared_dir must be a folder path, got {prepared_dir!r}")
+    used = {k: data[k] for k in USED_KEYS if k in data}
+    try:
+        if source == "real":
+            from posegan.data.real import resolve_params
+
+            real = resolve_params(data.get("real"))
+            for root in ("h36m_root", "mpii_root", "mpi_inf_3dhp_root"):
+                if not real[root]:
+                    raise ValueError(f"data.real.{root} is not set: with data.source: real, point it at your "
+                                     "copy of the dataset (docs/real-datasets.md), or use data.source: synthetic")
+            image_size = data.get("image_size")
+            if not isinstance(image_size, int) or isinstance(image_size, bool) or image_size <= 0:
+                raise ValueError(f"data.image_size must be a positive integer, got {image_size!r}")
+            return used, None
+        return used, SyntheticConfig.from_params(data)
+    except ValueError as err:
+        raise ParamsError(f"{params_path}: {err}") from err
+
+
+@click.command()
+@click.option("--params", "params_path", default="params.yaml", show_default=True, help="params file")
+@click.option("--contact-sheet", "sheet_path", default="reports/contact_sheet.png", show_default=True,
+              type=click.Path(dir_okay=False), help="PNG of sample crops with their 2D skeletons")
+@click.option("--progress/--no-progress", default=True, help="report progress on stderr")
+def main(params_path: str, sheet_path: str, progress: bool) -> None:
+    try:
+        used, config = read_data_params(params_path)
+        out_dir = Path(used.get("prepared_dir", "data/prepared"))
+        check_writable(out_dir.parent, f"{params_path}: data.prepared_dir")
+        check_writable(Path(sheet_path).parent, "--contact-sheet")
+    except ParamsError as err:
+        click.echo(f"error: {err}", err=True)
+        sys.exit(1)
+
+    started = time.perf_counter()
+    last = [0.0]
+
+    def report(done: int, total: int) -> None:
+        now = time.perf_counter()
+        if progress and (now - last[0] > 5.0 or done == total):
+            last[0] = now
+            click.echo(f"preprocess: {done}/{total} samples ({now - started:.0f} s)", err=True)
+
+    if config is None:
+        from posegan.data.real import RealDataError, prepare_real
+
+        try:
+            paths = prepare_real(used["real"], out_dir, int(used["image_size"]), progress=progress)
+        except RealDataError as err:
+            click.echo(f"error: {err}", err=True)
+            sys.exit(1)
+    else:
+        paths = write_benchmark(out_dir, config, params=used, progress=report)
+    titles = {"h36m_train": "h36m_train: lab (S1 S5 S6 S7 S8), 3D",
+              "h36m_test": "h36m_test: lab (S9 S11), 3D",
+              "mpii_train": "mpii_train: wild, 2D only",
+              "mpii_valid": "mpii_valid: wild, 2D only",
+              "mpi_inf_3dhp_test": "mpi_inf_3dhp_test: cross-domain, 7 activities, 3D"}
+    make_contact_sheet([(titles[p.stem], p) for p in paths], sheet_path)
+    sizes = ", ".join(f"{p.name} {read_prepared(p, fields=[])[1]['num_samples']}" for p in paths)
+    click.echo(f"preprocess: wrote {sizes} in {time.perf_counter() - started:.1f} s; contact sheet {sheet_path}")
+
+
+if __name__ == "__main__":
+    main()
