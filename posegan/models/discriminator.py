@@ -1,0 +1,184 @@
+"""The multi-source discriminator D(I, E(S, z)) (section 3.2, Figure 2).
+
+Sources (any non-empty subset):
+- "image": the input image (image-pose correspondence);
+- "geo":   the geometric descriptor of Eq. 1, 6 x P x P (articulation constraints);
+- "maps":  P heatmaps and P depth maps at heatmap resolution.
+Each source is embedded by its own branch to `embed_dim` features; the embeddings are
+concatenated and go through three fully connected layers to one logit (section 5).
+The paper's variant names: map = (image, maps), geo = (image, geo), full = all three.
+
+The discriminator encodes the pose itself, E(S, z), from heatmaps (B, P, H, W) and depths
+(B, P) in heatmap pixels, the same way for real samples (ground-truth Gaussian heatmaps and
+depth targets) and fake ones (the generator's last-stack heatmaps and depths):
+
+- joint (x, y): `posegan.heatmaps.soft_argmax`, a local centroid, differentiable in the
+  heatmap values, so the adversarial gradient reaches the generator's 2D module through
+  the geo branch too (an argmax would cut it);
+- descriptor: Eq. 1 on (x, y, depth) / heatmap_size. All three coordinates share the
+  heatmap-pixel unit; dividing by the map side is a fixed rescaling (the same for real
+  and fake) that brings differences into about [-1, 1] and squares into [0, 1] instead of
+  +-64 and 4096, so no learned normalisation is needed;
+- maps: each heatmap is rectified and scaled to peak 1 (relu(h) / max relu(h); ground-truth
+  maps are unchanged up to the sub-pixel peak) and the depth map is that normalised heatmap
+  times the joint's depth / heatmap_size, i.e. "the depth of the joint where its heatmap
+  is". Normalising the heatmaps (not only the depth maps) keeps the branch from telling
+  real from fake by amplitude and background noise alone, which carries no pose
+  information. An all-zero map (joint not annotated) stays zero.
+
+Choices the paper leaves open (Figure 2 gives no sizes):
+- branches are plain CNNs / MLPs with LeakyReLU(0.2) and no normalisation layer: D is
+  applied to real and fake batches separately, and batch norm would let it separate them
+  by batch statistics;
+- image branch: 3x3 stride-2 convolutions from the image size down to 4 x 4, channels
+  width, 2 width, 4 width, 8 width (then 8 width), flattened, one linear layer to embed_dim;
+- maps branch: the same encoder on the 2P map channels from heatmap size down to 4 x 4;
+- geo branch: an MLP on the flattened 6 P^2 descriptor (6P^2 -> 2 embed_dim -> embed_dim).
+  The descriptor's rows and columns are joints in an arbitrary order, not an image, so
+  convolving over them would mix arbitrary neighbours;
+- head: concat -> hidden_dim -> hidden_dim -> 1 (three fully connected layers).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+
+import torch
+from torch import Tensor, nn
+
+from posegan.geometry import geometric_descriptor
+from posegan.heatmaps import soft_argmax
+
+SOURCES: tuple[str, ...] = ("image", "geo", "maps")
+VARIANTS: dict[str, tuple[str, ...]] = {
+    "map": ("image", "maps"),
+    "geo": ("image", "geo"),
+    "full": ("image", "geo", "maps"),
+}
+
+
+def parse_sources(value) -> tuple[str, ...]:
+    """`discriminator.sources` -> the sources, in the canonical order (image, geo, maps).
+
+    A paper variant name: "map" -> (image, maps), "geo" -> (image, geo), "full" -> all
+    three. Otherwise source names: a list/tuple, or a comma-separated string
+    ("geo,maps"); a single source name that is not a variant name, e.g. "maps", is that
+    source alone; "[geo]" or "[image, geo]" (a list written as a string) is that list.
+    Note that the string "geo" is the variant (image + geo); the geometric descriptor
+    alone is ["geo"] (or "geo,").
+    """
+    if isinstance(value, str):
+        text = value.strip().lower()
+        if text in VARIANTS:
+            return VARIANTS[text]
+        if text.startswith("[") and text.endswith("]"):
+            text = text[1:-1]
+        names = [part.strip().strip("'\"") for part in text.split(",") if part.strip()]
+    elif isinstance(value, Iterable) and not isinstance(value, Mapping):
+        names = [str(part).strip().lower() for part in value]
+    else:
+        names = None
+    if not names:
+        raise ValueError(f"discriminator.sources must be one of {sorted(VARIANTS)} or a non-empty "
+                         f"list of sources from {list(SOURCES)}, got {value!r}")
+    unknown = [n for n in names if n not in SOURCES]
+    if unknown:
+        raise ValueError(f"discriminator.sources: unknown source(s) {unknown} in {value!r}; expected "
+                         f"one of {sorted(VARIANTS)} or a list of sources from {list(SOURCES)}")
+    return tuple(s for s in SOURCES if s in names)
+
+
+def normalized_maps(heatmaps: Tensor) -> Tensor:
+    """(..., H, W) heatmaps -> rectified and scaled to peak 1 (all-zero maps stay zero)."""
+    positive = heatmaps.clamp_min(0)
+    peak = positive.amax(dim=(-2, -1), keepdim=True)
+    return positive / peak.clamp_min(1e-6)
+
+
+def _conv_encoder(in_channels: int, size: int, width: int, embed_dim: int) -> nn.Sequential:
+    """3x3 stride-2 convolutions from size x size down to 4 x 4, then a linear embedding."""
+    if size < 4 or size & (size - 1):
+        raise ValueError(f"discriminator branch input size must be a power of two >= 4, got {size}")
+    layers: list[nn.Module] = []
+    channels = in_channels
+    for i in range(int(math.log2(size // 4))):
+        out = width * 2 ** min(i, 3)
+        layers += [nn.Conv2d(channels, out, 3, stride=2, padding=1), nn.LeakyReLU(0.2, inplace=True)]
+        channels = out
+    layers += [nn.Flatten(), nn.Linear(channels * 16, embed_dim), nn.LeakyReLU(0.2, inplace=True)]
+    return nn.Sequential(*layers)
+
+
+class MultiSourceDiscriminator(nn.Module):
+    """(images (B, 3, S, S), heatmaps (B, P, H, W), depth (B, P) heatmap px) -> logits (B,).
+
+    sources: anything `parse_sources` accepts. images are normalised by
+    `posegan.models.normalize_images`. For fake samples pass the generator's last-stack
+    heatmaps; for real ones the ground-truth Gaussian heatmaps and depth targets.
+    width: channels of the first convolution of the image and maps branches.
+    embed_dim: size of each branch's embedding. hidden_dim: width of the first two of the
+    three fully connected layers. soft_argmax_window: see `posegan.heatmaps.soft_argmax`.
+    """
+
+    def __init__(self, sources="full", num_joints: int = 16, image_size: int = 256,
+                 heatmap_size: int = 64, width: int = 32, embed_dim: int = 128,
+                 hidden_dim: int = 256, soft_argmax_window: int = 3):
+        super().__init__()
+        self.sources = parse_sources(sources)
+        self.num_joints = num_joints
+        self.image_size = image_size
+        self.heatmap_size = heatmap_size
+        self.soft_argmax_window = soft_argmax_window
+        self.branches = nn.ModuleDict()
+        if "image" in self.sources:
+            self.branches["image"] = _conv_encoder(3, image_size, width, embed_dim)
+        if "geo" in self.sources:
+            self.branches["geo"] = nn.Sequential(
+                nn.Flatten(),
+                nn.Linear(6 * num_joints**2, 2 * embed_dim), nn.LeakyReLU(0.2, inplace=True),
+                nn.Linear(2 * embed_dim, embed_dim), nn.LeakyReLU(0.2, inplace=True))
+        if "maps" in self.sources:
+            self.branches["maps"] = _conv_encoder(2 * num_joints, heatmap_size, width, embed_dim)
+        self.head = nn.Sequential(
+            nn.Linear(len(self.sources) * embed_dim, hidden_dim), nn.LeakyReLU(0.2, inplace=True),
+            nn.Linear(hidden_dim, hidden_dim), nn.LeakyReLU(0.2, inplace=True),
+            nn.Linear(hidden_dim, 1))
+
+    @classmethod
+    def from_params(cls, discriminator: Mapping, num_joints: int, image_size: int,
+                    heatmap_size: int) -> "MultiSourceDiscriminator":
+        """Build from params.yaml's `discriminator` section (sources, width, embed_dim, hidden_dim)."""
+        values = {}
+        for key in ("sources", "width", "embed_dim", "hidden_dim"):
+            if key not in discriminator:
+                raise KeyError(f"params.yaml: discriminator.{key} is missing")
+            values[key] = discriminator[key]
+        return cls(num_joints=num_joints, image_size=image_size, heatmap_size=heatmap_size, **values)
+
+    def encode_pose(self, heatmaps: Tensor, depth: Tensor) -> dict[str, Tensor]:
+        """E(S, z): the pose inputs of the geo and maps branches (those in use)."""
+        scale = float(self.heatmap_size)
+        heatmaps, depth = heatmaps.float(), depth.float()   # float32 even under autocast
+        encoded = {}
+        if "geo" in self.sources:
+            xy = soft_argmax(heatmaps, self.soft_argmax_window)
+            joints = torch.cat([xy, depth[..., None]], dim=-1) / scale
+            encoded["geo"] = geometric_descriptor(joints)
+        if "maps" in self.sources:
+            maps = normalized_maps(heatmaps)
+            encoded["maps"] = torch.cat([maps, maps * (depth / scale)[..., None, None]], dim=1)
+        return encoded
+
+    def forward(self, images: Tensor, heatmaps: Tensor, depth: Tensor) -> Tensor:
+        b, p, s, h = images.shape[0], self.num_joints, self.image_size, self.heatmap_size
+        if tuple(images.shape) != (b, 3, s, s):
+            raise ValueError(f"discriminator: images must be (B, 3, {s}, {s}), got {tuple(images.shape)}")
+        if tuple(heatmaps.shape) != (b, p, h, h):
+            raise ValueError(f"discriminator: heatmaps must be ({b}, {p}, {h}, {h}), got {tuple(heatmaps.shape)}")
+        if tuple(depth.shape) != (b, p):
+            raise ValueError(f"discriminator: depth must be ({b}, {p}), got {tuple(depth.shape)}")
+        inputs = self.encode_pose(heatmaps, depth)
+        inputs["image"] = images
+        embeddings = [self.branches[name](inputs[name]) for name in self.sources]
+        return self.head(torch.cat(embeddings, dim=1)).squeeze(1)

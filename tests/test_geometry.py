@@ -1,0 +1,48 @@
+import pytest
+import torch
+
+from posegan.geometry import geometric_descriptor
+
+
+def test_three_joint_case_worked_by_hand():
+    joints = torch.tensor([[[0.0, 0.0, 0.0],
+                            [3.0, 4.0, -1.0],
+                            [1.0, -2.0, 2.0]]])
+    d = geometric_descriptor(joints)
+    assert d.shape == (1, 6, 3, 3)
+    # Pair (i=1, j=0): dx = 3 - 0, dy = 4 - 0, dz = -1 - 0, then the squares.
+    assert d[0, :, 1, 0].tolist() == [3.0, 4.0, -1.0, 9.0, 16.0, 1.0]
+    # Pair (i=0, j=1): the offsets flip sign, the squares do not.
+    assert d[0, :, 0, 1].tolist() == [-3.0, -4.0, 1.0, 9.0, 16.0, 1.0]
+    # Pair (i=2, j=1): 1 - 3 = -2, -2 - 4 = -6, 2 - (-1) = 3.
+    assert d[0, :, 2, 1].tolist() == [-2.0, -6.0, 3.0, 4.0, 36.0, 9.0]
+    # Pair (i=1, j=2) and (i=2, j=0).
+    assert d[0, :, 1, 2].tolist() == [2.0, 6.0, -3.0, 4.0, 36.0, 9.0]
+    assert d[0, :, 2, 0].tolist() == [1.0, -2.0, 2.0, 1.0, 4.0, 4.0]
+    # A joint against itself is all zeros.
+    for i in range(3):
+        assert d[0, :, i, i].tolist() == [0.0] * 6
+
+
+def test_structure_on_random_poses():
+    joints = torch.randn(4, 16, 3, generator=torch.Generator().manual_seed(0))
+    d = geometric_descriptor(joints)
+    assert d.shape == (4, 6, 16, 16)
+    torch.testing.assert_close(d[:, :3], -d[:, :3].transpose(-1, -2))     # offsets antisymmetric
+    torch.testing.assert_close(d[:, 3:], d[:, 3:].transpose(-1, -2))      # squares symmetric
+    torch.testing.assert_close(d[:, 3:], d[:, :3].square())
+    shifted = geometric_descriptor(joints + torch.tensor([5.0, -7.0, 2.0]))
+    torch.testing.assert_close(shifted, d, atol=1e-5, rtol=1e-5)          # translation invariant
+
+
+def test_leading_axes_and_gradients():
+    joints = torch.randn(2, 3, 5, 3, dtype=torch.float64, requires_grad=True)
+    assert geometric_descriptor(joints).shape == (2, 3, 6, 5, 5)
+    assert torch.autograd.gradcheck(geometric_descriptor, (joints,))
+
+
+def test_bad_input():
+    with pytest.raises(ValueError, match=r"\(\.\.\., P, 3\)"):
+        geometric_descriptor(torch.zeros(2, 16, 2))
+    with pytest.raises(TypeError, match="torch tensor"):
+        geometric_descriptor([[0.0, 0.0, 0.0]])

@@ -1,0 +1,111 @@
+import math
+
+import pytest
+import torch
+
+from posegan.losses import (PoseLoss, adversarial_loss, discriminator_loss, generator_loss,
+                            pose_loss)
+
+
+def hand_case():
+    """B = 2 samples, P = 2 joints, 2 x 2 heatmaps, 2 stacks; sample 0 has 3D, sample 1 not."""
+    target = torch.zeros(2, 2, 2, 2)
+    target[:, :, 0, 0] = 1.0
+    stack1 = torch.zeros(2, 2, 2, 2)          # error 1 (the missed peak) on every map
+    stack2 = target.clone()
+    stack2[0, 0, 1, 1] = 2.0                   # error 4 on (sample 0, joint 0)
+    stack2[1, 1, 0, 1] = 3.0                   # error 9 on (sample 1, joint 1), not annotated
+    pred_depth = torch.tensor([[1.0, 2.0], [5.0, 5.0]])
+    target_depth = torch.tensor([[0.0, 4.0], [float("nan"), float("nan")]])
+    joint_mask = torch.tensor([[True, True], [True, False]])
+    has_3d = torch.tensor([True, False])
+    return [stack1, stack2], pred_depth, target, target_depth, joint_mask, has_3d
+
+
+def test_pose_loss_hand_values():
+    heatmaps, pred_depth, target, target_depth, joint_mask, has_3d = hand_case()
+    loss = pose_loss(heatmaps, pred_depth, target, target_depth, joint_mask, has_3d, reduction="sum")
+    assert isinstance(loss, PoseLoss)
+    # Heatmaps: stack 1 misses 3 annotated maps by 1 each = 3; stack 2 errs 4 on (0, 0),
+    # and its 9 on (1, 1) is masked: total 7.
+    assert loss.heatmap.item() == pytest.approx(7.0)
+    # Depth: only sample 0 has 3D: (1 - 0)^2 + (2 - 4)^2 = 5.
+    assert loss.depth.item() == pytest.approx(5.0)
+    assert loss.total.item() == pytest.approx(12.0)
+    mean = pose_loss(heatmaps, pred_depth, target, target_depth, joint_mask, has_3d)
+    # batch_mean divides both terms by all B = 2 samples, 3D or not.
+    assert (mean.heatmap.item(), mean.depth.item(), mean.total.item()) == pytest.approx((3.5, 2.5, 6.0))
+
+
+def test_pose_loss_masks_and_nan_targets_give_finite_gradients():
+    heatmaps, pred_depth, target, target_depth, joint_mask, has_3d = hand_case()
+    pred_depth.requires_grad_(True)
+    loss = pose_loss(heatmaps, pred_depth, target, target_depth, joint_mask, has_3d)
+    loss.total.backward()
+    assert torch.isfinite(pred_depth.grad).all()
+    # d/dz of (z - t)^2 / B: 2 * (1 - 0) / 2 = 1 and 2 * (2 - 4) / 2 = -2; sample 1 gets nothing.
+    torch.testing.assert_close(pred_depth.grad, torch.tensor([[1.0, -2.0], [0.0, 0.0]]))
+    # Without has_3d a finite target counts; a NaN target never does.
+    partial = target_depth.clone()
+    partial[1, 0] = 3.0
+    loss = pose_loss(heatmaps, pred_depth.detach(), target, partial, joint_mask, None, reduction="sum")
+    assert loss.depth.item() == pytest.approx(5.0 + 4.0)
+
+
+def test_pose_loss_without_depth_and_single_tensor():
+    heatmaps, _, target, _, _, _ = hand_case()
+    loss = pose_loss(heatmaps[0], None, target, reduction="sum")
+    assert loss.heatmap.item() == pytest.approx(4.0)    # 4 maps, each misses its peak by 1
+    assert loss.depth.item() == 0.0 and loss.total.item() == pytest.approx(4.0)
+
+
+def test_pose_loss_rejects_bad_input():
+    heatmaps, pred_depth, target, target_depth, joint_mask, has_3d = hand_case()
+    with pytest.raises(ValueError, match="stack 1"):
+        pose_loss([heatmaps[0], heatmaps[1][:, :1]], pred_depth, target)
+    with pytest.raises(ValueError, match="joint_mask"):
+        pose_loss(heatmaps, pred_depth, target, target_depth, joint_mask[:, :1])
+    with pytest.raises(ValueError, match="reduction"):
+        pose_loss(heatmaps, pred_depth, target, reduction="mean")
+    with pytest.raises(ValueError, match="empty"):
+        pose_loss([], pred_depth, target)
+
+
+def test_discriminator_loss_hand_values():
+    log2 = math.log(2.0)
+    zero = torch.zeros(3)
+    # Logit 0 -> score 0.5 -> L_cls = log 2 for either label.
+    assert discriminator_loss(zero, torch.zeros(3), "sum").item() == pytest.approx(6 * log2)
+    assert discriminator_loss(zero, torch.zeros(3)).item() == pytest.approx(2 * log2)
+    # Real logit 2: -log sigmoid(2); fake logit 1: -log(1 - sigmoid(1)) = log(1 + e).
+    real, fake = torch.tensor([2.0]), torch.tensor([1.0])
+    expected = -math.log(1 / (1 + math.exp(-2.0))) + math.log(1 + math.e)
+    assert discriminator_loss(real, fake).item() == pytest.approx(expected, rel=1e-6)
+    # From logits, stable where a sigmoid would saturate.
+    assert math.isfinite(discriminator_loss(torch.tensor([-200.0]), torch.tensor([200.0])).item())
+
+
+def test_generator_loss_is_lambda_times_adversarial_plus_pose():
+    fake = torch.tensor([0.0, 2.0])
+    adv = (math.log(2.0) + math.log(1 + math.exp(-2.0))) / 2        # mean of -log sigmoid(logit)
+    assert adversarial_loss(fake).item() == pytest.approx(adv, rel=1e-6)
+    assert adversarial_loss(fake, "sum").item() == pytest.approx(2 * adv, rel=1e-6)
+    pose = torch.tensor(3.0)
+    assert generator_loss(fake, pose, lam=0.5).item() == pytest.approx(0.5 * adv + 3.0, rel=1e-6)
+    assert generator_loss(fake, pose).item() == pytest.approx(1e-4 * adv + 3.0, rel=1e-6)
+    pl = PoseLoss(pose, pose - 1, torch.tensor(1.0))
+    assert generator_loss(fake, pl, lam=0.5).item() == pytest.approx(0.5 * adv + 3.0, rel=1e-6)
+
+
+def test_batch_mean_keeps_the_papers_lambda():
+    """Eq. 5 with sums, divided by B, is Eq. 5 with batch means and the same lambda."""
+    gen = torch.Generator().manual_seed(0)
+    b = 6
+    heatmaps = [torch.rand(b, 16, 8, 8, generator=gen) for _ in range(2)]
+    target = torch.rand(b, 16, 8, 8, generator=gen)
+    depth, target_depth = torch.randn(b, 16, generator=gen), torch.randn(b, 16, generator=gen)
+    fake_logits = torch.randn(b, generator=gen)
+    summed = generator_loss(fake_logits, pose_loss(heatmaps, depth, target, target_depth, reduction="sum"),
+                            1e-4, reduction="sum")
+    mean = generator_loss(fake_logits, pose_loss(heatmaps, depth, target, target_depth), 1e-4)
+    assert mean.item() == pytest.approx(summed.item() / b, rel=1e-6)
