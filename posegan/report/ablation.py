@@ -1,0 +1,270 @@
+"""Table 2 across experiments: one row per DVC experiment, named like the paper's variants.
+
+A stage inside one experiment cannot see the others, so this table is built from
+`dvc exp show --json` (DVC 3.x), whose output is a list of records:
+
+    [{"rev": "workspace", "name": null, "data": {...}, "error": null, "experiments": null},
+     {"rev": "<sha>", "name": "main", "data": {...}, "error": null,
+      "experiments": [{"name": "exp-a", "executor": null | {"state": "queued" | "running" |
+                       "success" | "failed", ...}, "revs": [{"rev": ..., "name": ..., "data": {...},
+                       "error": null | {"msg": ...}, "experiments": null}]}, ...]}]
+
+where "data" holds {"params": {"params.yaml": {"data": {...}}}, "metrics":
+{"metrics/evaluate.json": {"data": {...}}}, ...}. Queued, running and failed experiments are
+left out (a failed one still shows its parent commit's metrics), and so is the workspace when
+it merely repeats a committed row or an applied experiment.
+
+Variant names (paper, section 5.1.1), from four params:
+
+    adversarial.enabled: false        -> Baseline
+    discriminator.sources: map | geo | full -> Map | Geo | Full (a custom list: "Adv. (geo+maps)")
+    model.fix_2d: true                -> "(fix 2D)"
+    adversarial.init: pretrain_2d     -> "(w/o pretrain)"
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from posegan.skeleton import LIMB_GROUPS, LIMB_LABELS
+
+PARAMS_FILE = "params.yaml"
+METRICS_FILE = "metrics/evaluate.json"
+
+# The paper's Table 2 rows, top to bottom.
+PAPER_ORDER: list[str] = ["Baseline (fix 2D)", "Baseline", "Map", "Geo", "Full (fix 2D)", "Full (w/o pretrain)",
+                          "Full"]
+# The params that tell the variants apart, with the value a missing key means.
+VARIANT_DEFAULTS: dict[str, Any] = {
+    "adversarial.enabled": True,
+    "discriminator.sources": "full",
+    "model.fix_2d": False,
+    "adversarial.init": "pretrain_depth",
+}
+# Table 2 columns: (metrics key under h36m.limbs, column label).
+TABLE2_COLUMNS: list[tuple[str, str]] = [*((k, LIMB_LABELS[k]) for k in LIMB_GROUPS), ("mean", "Mean")]
+# Optional columns from the other test sets: (dotted metrics key, column label).
+EXTRA_COLUMNS: list[tuple[str, str]] = [
+    ("h36m.p_mpjpe", "P-MPJPE"),
+    ("mpii.pckh.mean", "PCKh@0.5 (wild)"),
+    ("mpi_inf_3dhp.pck.total", "3DHP PCK"),
+    ("mpi_inf_3dhp.auc.total", "3DHP AUC"),
+]
+
+
+def lookup(tree: Mapping[str, Any], dotted: str, default: Any = None) -> Any:
+    """tree["a"]["b"] for "a.b", or `default` where a key is missing."""
+    value: Any = tree
+    for part in dotted.split("."):
+        if not isinstance(value, Mapping) or part not in value:
+            return default
+        value = value[part]
+    return value
+
+
+def _flag(value: Any, key: str) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in ("true", "false"):
+        return value.strip().lower() == "true"
+    raise ValueError(f"{key}: expected true or false, got {value!r}")
+
+
+def sources_label(sources: Any) -> str:
+    """The discriminator's sources as the paper names them: Map, Geo, Full, or 'Adv. (a+b)'."""
+    from posegan.models import VARIANTS, parse_sources
+
+    try:
+        canonical = parse_sources(sources)
+    except ValueError:
+        return f"Adv. ({sources})"
+    for name, variant in VARIANTS.items():
+        if canonical == variant:
+            return name.capitalize()
+    return f"Adv. ({'+'.join(canonical)})"
+
+
+def variant_name(params: Mapping[str, Any]) -> str:
+    """The paper's name of the variant that `params` (a params.yaml dict) trains.
+
+    Baseline / Map / Geo / Full, with "(fix 2D)" and "(w/o pretrain)" qualifiers; keys that
+    are absent take their defaults (`VARIANT_DEFAULTS`).
+    """
+    value = {key: lookup(params, key, default) for key, default in VARIANT_DEFAULTS.items()}
+    enabled = _flag(value["adversarial.enabled"], "adversarial.enabled")
+    name = sources_label(value["discriminator.sources"]) if enabled else "Baseline"
+    qualifiers = []
+    if _flag(value["model.fix_2d"], "model.fix_2d"):
+        qualifiers.append("fix 2D")
+    if str(value["adversarial.init"]) == "pretrain_2d":
+        qualifiers.append("w/o pretrain")
+    elif str(value["adversarial.init"]) != "pretrain_depth":
+        qualifiers.append(f"init {value['adversarial.init']}")
+    return f"{name} ({', '.join(qualifiers)})" if qualifiers else name
+
+
+# --------------------------------------------------------------------------- dvc exp show
+
+@dataclass
+class ExperimentRow:
+    """One finished experiment (or commit, or workspace) of `dvc exp show --json`.
+
+    label: the experiment's name, the branch name of a commit, or "workspace". rev: its git
+    revision. kind: "experiment", "commit" or "workspace". params: params.yaml as a dict.
+    metrics: metrics/evaluate.json as a dict.
+    """
+
+    label: str
+    rev: str
+    kind: str
+    params: dict[str, Any] = field(default_factory=dict)
+    metrics: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def variant(self) -> str:
+        return variant_name(self.params)
+
+
+def _file_data(data: Mapping[str, Any], section: str, path: str) -> dict[str, Any] | None:
+    """data[section][path]["data"] (normalising Windows separators), or None if absent/failed."""
+    files = data.get(section) or {}
+    for name, entry in files.items():
+        if name.replace("\\", "/") == path and isinstance(entry, Mapping) and not entry.get("error"):
+            content = entry.get("data")
+            return dict(content) if isinstance(content, Mapping) else None
+    return None
+
+
+def _row(record: Mapping[str, Any], label: str, kind: str, params_file: str, metrics_file: str,
+         skipped: list[str]) -> ExperimentRow | None:
+    rev = str(record.get("rev", ""))
+    if record.get("error"):
+        error = record["error"]
+        message = error.get("msg", error) if isinstance(error, Mapping) else error
+        skipped.append(f"{label}: {message}")
+        return None
+    data = record.get("data") or {}
+    params = _file_data(data, "params", params_file)
+    metrics = _file_data(data, "metrics", metrics_file)
+    if params is None or metrics is None:
+        skipped.append(f"{label}: no {params_file if params is None else metrics_file}")
+        return None
+    return ExperimentRow(label, rev, kind, params, metrics)
+
+
+def experiment_rows(exp_show: Sequence[Mapping[str, Any]], params_file: str = PARAMS_FILE,
+                    metrics_file: str = METRICS_FILE, skipped: list[str] | None = None) -> list[ExperimentRow]:
+    """The finished rows of `dvc exp show --json` output (DVC 3.x), in its order.
+
+    Each commit is followed by its experiments. Queued, running and failed experiments, and
+    records without the params or metrics file, are left out (with a reason appended to
+    `skipped`); the workspace is kept only if its params and metrics differ from every other row.
+    """
+    if not isinstance(exp_show, Sequence) or isinstance(exp_show, (str, bytes)):
+        raise ValueError("dvc exp show --json: expected a JSON list of records (DVC 3.x); got "
+                         f"{type(exp_show).__name__}")
+    skipped = [] if skipped is None else skipped
+    rows: list[ExperimentRow] = []
+    workspace: ExperimentRow | None = None
+    for record in exp_show:
+        if not isinstance(record, Mapping) or "rev" not in record:
+            raise ValueError(f"dvc exp show --json: expected records with a 'rev' key, got {record!r:.80}")
+        if record["rev"] == "workspace":
+            workspace = _row(record, "workspace", "workspace", params_file, metrics_file, skipped)
+            continue
+        label = record.get("name") or str(record["rev"])[:7]
+        commit = _row(record, label, "commit", params_file, metrics_file, skipped)
+        if commit is not None:
+            rows.append(commit)
+        for experiment in record.get("experiments") or []:
+            state = (experiment.get("executor") or {}).get("state")
+            for revision in experiment.get("revs") or []:
+                name = revision.get("name") or experiment.get("name") or str(revision.get("rev", ""))[:7]
+                if state not in (None, "success"):
+                    skipped.append(f"{name}: {state}")
+                    continue
+                row = _row(revision, name, "experiment", params_file, metrics_file, skipped)
+                if row is not None:
+                    rows.append(row)
+    if workspace is not None and not any(r.params == workspace.params and r.metrics == workspace.metrics
+                                         for r in rows):
+        rows.append(workspace)
+    return rows
+
+
+class ExpShowError(ValueError):
+    """`dvc exp show --json` failed or printed something that is not its JSON."""
+
+
+def run_exp_show(all_commits: bool = False, cwd: str | Path | None = None) -> list[dict[str, Any]]:
+    """`dvc exp show --json` of the repository at `cwd`, parsed (run with this Python's dvc)."""
+    command = [sys.executable, "-m", "dvc", "exp", "show", "--json"] + (["--all-commits"] if all_commits else [])
+    result = subprocess.run(command, cwd=cwd, capture_output=True, text=True)
+    if result.returncode != 0:
+        raise ExpShowError(f"`dvc exp show --json` failed (exit {result.returncode}): "
+                           f"{result.stderr.strip() or result.stdout.strip()}")
+    try:
+        return json.loads(result.stdout)
+    except json.JSONDecodeError as err:
+        raise ExpShowError(f"`dvc exp show --json` did not print JSON ({err}): {result.stdout[:200]!r}") from err
+
+
+def load_exp_show(path: str | Path) -> list[dict[str, Any]]:
+    """A saved `dvc exp show --json` output (ValueError naming the file if it is not JSON)."""
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: saved `dvc exp show --json` output not found")
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError as err:
+        raise ValueError(f"{path}: not valid JSON ({err}); save it with `dvc exp show --json > {path.name}`") from err
+
+
+# --------------------------------------------------------------------------- the table
+
+def _number(value: Any) -> float:
+    """A metric value as float; NaN where it is missing or not a number."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    return float("nan")
+
+
+def ablation_table(rows: Sequence[ExperimentRow], extra: bool = False):
+    """Table 2 as a DataFrame: one row per experiment, paper order first, then the others by name.
+
+    Columns: Method, U.Arms, L.Arms, U.Legs, L.Legs, Mean (mm, Protocol #1; Mean = all-joint
+    MPJPE), [the `EXTRA_COLUMNS` if extra], Experiment, Rev. A row without h36m limb metrics
+    raises ValueError naming the experiment.
+    """
+    import pandas as pd
+
+    if not rows:
+        raise ValueError(f"no finished experiment with {PARAMS_FILE} and {METRICS_FILE} found in "
+                         "`dvc exp show --json` (run the pipeline or the queued experiments first)")
+    records = []
+    for row in rows:
+        limbs = lookup(row.metrics, "h36m.limbs")
+        if not isinstance(limbs, Mapping) or any(key not in limbs for key, _ in TABLE2_COLUMNS):
+            raise ValueError(f"experiment {row.label}: {METRICS_FILE} has no h36m.limbs "
+                             f"{[k for k, _ in TABLE2_COLUMNS]} (re-run its evaluate stage)")
+        record = {"Method": row.variant}
+        record.update({label: _number(limbs[key]) for key, label in TABLE2_COLUMNS})
+        if extra:
+            record.update({label: _number(lookup(row.metrics, key)) for key, label in EXTRA_COLUMNS})
+        record.update({"Experiment": row.label, "Rev": row.rev[:7] if row.kind != "workspace" else "workspace"})
+        records.append(record)
+
+    def order(item: tuple[int, dict]) -> tuple:
+        position, record = item
+        method = record["Method"]
+        rank = PAPER_ORDER.index(method) if method in PAPER_ORDER else len(PAPER_ORDER)
+        return (rank, method if rank == len(PAPER_ORDER) else "", position)
+
+    ordered = [record for _, record in sorted(enumerate(records), key=order)]
+    return pd.DataFrame.from_records(ordered)

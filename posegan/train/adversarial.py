@@ -1,0 +1,147 @@
+"""Stage 3: adversarial learning (section 4.2), alternating D and G updates.
+
+Each iteration draws a lab (3D) and a wild (2D-only) minibatch and runs the generator on
+both. Then:
+
+1. `d_steps` discriminator updates with Eq. 3 on a half-real, half-fake minibatch: real =
+   the lab images with their ground-truth heatmaps and depths; fake = the generator's
+   (detached) predictions on as many images, taken from both domains.
+2. one generator update with Eq. 5, L_G = lambda * L_adv + L_pose: L_pose on every sample
+   (depth on the 3D ones), L_adv on the predictions for every sample of both domains. Only
+   the generator's optimizer steps, so the discriminator does not change.
+
+`enabled: false` is the paper's Baseline: the same schedule with lambda = 0 and no
+discriminator, so the only difference to the adversarial variants is adversarial learning.
+`init: pretrain_2d` is "w/o pretrain": start from the 2D module with a fresh regressor.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from posegan.device import autocast, grad_scaler, resolve_device
+from posegan.losses import adversarial_loss, discriminator_loss, generator_loss, pose_loss
+from posegan.models import Generator, MultiSourceDiscriminator, normalize_images
+from posegan.train.common import (LoopSettings, StageOutputs, concat_batches, datasets, load_generator_weights,
+                                  make_validator, mixed_batches, model_payload, split_batch)
+from posegan.train.runtime import init_distributed, seed_everything, set_threads, shutdown_distributed
+from posegan.train.session import TrainingSession
+
+
+def fake_selection(n_lab: int, n_wild: int, n_real: int) -> torch.Tensor:
+    """Indices (into the lab+wild batch) of the n_real predictions shown to D as fakes.
+
+    Half from each domain where possible, so that D sees wild predictions as often as lab ones.
+    """
+    from_wild = min(n_wild, n_real // 2)
+    from_lab = min(n_lab, n_real - from_wild)
+    from_wild = min(n_wild, n_real - from_lab)
+    return torch.cat([torch.arange(from_lab), n_lab + torch.arange(from_wild)])
+
+
+def adversarial(settings: LoopSettings, model_params: dict[str, Any], disc_params: dict[str, Any],
+                options: dict[str, Any], prepared_dir: str | Path, stride: int, seed: int,
+                init_path: str | Path, outputs: StageOutputs, fingerprint: str,
+                progress: bool = True) -> dict[str, Any]:
+    """Adversarial training from `init_path`.
+
+    options: the stage's own params: enabled (bool), init ("pretrain_depth" | "pretrain_2d";
+    the caller passes the matching `init_path`), lambda (Eq. 5, see posegan.losses for its
+    reduction), lr_d (discriminator learning rate, Adam), d_steps (D updates per G update).
+    """
+    device = resolve_device(model_params["device"])
+    amp = bool(model_params.get("amp", False))
+    dist = init_distributed(device)
+    set_threads(int(model_params.get("threads", 0)))
+    seed_everything(seed)
+    data = datasets(prepared_dir, stride, settings.augmentation)
+    enabled = bool(options["enabled"])
+    lam = float(options["lambda"]) if enabled else 0.0
+
+    generator = Generator.from_params(model_params, fix_2d=bool(model_params.get("fix_2d", False)))
+    load_generator_weights(init_path, generator, only_2d=options["init"] == "pretrain_2d")
+    generator.to(device)
+    g_net = torch.nn.parallel.DistributedDataParallel(generator) if dist.enabled else generator
+    g_opt = torch.optim.RMSprop([p for p in generator.parameters() if p.requires_grad], lr=settings.lr)
+    g_scaler = grad_scaler(device, amp)
+    models, optimizers = {"generator": generator}, {"generator": g_opt}
+
+    discriminator = d_net = d_opt = d_scaler = None
+    if enabled:
+        heatmap_size = data["lab_train"].heatmap_size
+        discriminator = MultiSourceDiscriminator.from_params(disc_params, 16, data["lab_train"].image_size,
+                                                             heatmap_size).to(device)
+        d_net = torch.nn.parallel.DistributedDataParallel(discriminator) if dist.enabled else discriminator
+        d_opt = torch.optim.Adam(discriminator.parameters(), lr=float(options["lr_d"]), betas=(0.5, 0.999))
+        d_scaler = grad_scaler(device, amp)
+        models["discriminator"], optimizers["discriminator"] = discriminator, d_opt
+
+    session = TrainingSession("adversarial", settings.iterations, outputs.checkpoint_dir, fingerprint,
+                              outputs.live_dir, dist,
+                              settings.log_every, settings.checkpoint_every, settings.val_every, progress)
+    start = session.resume(models, optimizers)
+    validate = make_validator(generator, data, settings.val_samples, device, amp) if dist.is_main else None
+    batches = mixed_batches(data["lab_train"], data["wild_train"], settings, seed, start, dist)
+    n_lab, n_wild = split_batch(settings.batch_size, settings.lab_fraction)
+    if enabled and n_lab == 0:
+        raise ValueError("adversarial.lab_fraction is 0: the discriminator needs real (3D) samples")
+    fakes = fake_selection(n_lab, n_wild, n_lab).to(device)
+
+    generator.train()
+    for iteration in range(start, settings.iterations):
+        with session.waiting_for_data():
+            lab, wild = next(batches)
+        tic = time.perf_counter()
+        batch = concat_batches(lab, wild, device=device)
+        images = normalize_images(batch["image"])
+        with autocast(device, amp):
+            out = g_net(images)
+        logs = {}
+
+        if enabled:
+            # 1. Discriminator: real lab poses against the generator's (detached) predictions.
+            real = slice(0, n_lab)
+            fake_heatmaps, fake_depth = out.heatmaps[-1].detach()[fakes], out.depth.detach()[fakes]
+            for _ in range(int(options["d_steps"])):
+                with autocast(device, amp):
+                    real_logits = d_net(images[real], batch["heatmaps"][real], batch["depth"][real])
+                    fake_logits = d_net(images[fakes], fake_heatmaps.float(), fake_depth.float())
+                d_loss = discriminator_loss(real_logits, fake_logits)
+                session.check_finite(iteration, d_loss=d_loss)
+                d_opt.zero_grad(set_to_none=True)
+                d_scaler.scale(d_loss).backward()
+                d_scaler.step(d_opt)
+                d_scaler.update()
+            logs.update(d_loss=d_loss.item(),
+                        d_acc_real=(real_logits.detach() > 0).float().mean().item(),
+                        d_acc_fake=(fake_logits.detach() < 0).float().mean().item())
+
+        # 2. Generator: Eq. 5 on every sample of both domains; D is not stepped.
+        p_loss = pose_loss(out.heatmaps, out.depth, batch["heatmaps"], batch["depth"],
+                           joint_mask=batch["annotated"], has_3d=batch["has_3d"])
+        if enabled:
+            # The plain module, not its DDP wrapper: D is not updated here, so nothing to sync.
+            discriminator.requires_grad_(False)
+            with autocast(device, amp):
+                g_logits = discriminator(images, out.heatmaps[-1].float(), out.depth.float())
+            g_loss = generator_loss(g_logits, p_loss, lam)
+            discriminator.requires_grad_(True)
+            logs["g_adv"] = adversarial_loss(g_logits.detach()).item()
+        else:
+            g_loss = p_loss.total
+        session.check_finite(iteration, g_loss=g_loss)
+        g_opt.zero_grad(set_to_none=True)
+        g_scaler.scale(g_loss).backward()
+        g_scaler.step(g_opt)
+        g_scaler.update()
+        logs.update(g_loss=g_loss.item(), loss_pose=p_loss.total.item(), loss_depth=p_loss.depth.item())
+        session.log(iteration, logs, time.perf_counter() - tic, validate)
+
+    metrics = session.finish(outputs.model_path, model_payload(generator, model_params, "adversarial", settings.iterations,
+                                                       discriminator), outputs.metrics_path)
+    shutdown_distributed(dist)
+    return metrics

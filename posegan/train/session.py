@@ -1,0 +1,169 @@
+"""The bookkeeping around a training loop: resume, checkpoints, logging, progress, timing.
+
+A loop creates one `TrainingSession`, asks it where to start (`resume`), and reports each
+iteration (`log`); the session writes DVCLive metrics and plots, a tqdm progress bar, periodic
+atomic checkpoints, and refuses to go on after a non-finite loss. Only rank 0 writes.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+from tqdm import tqdm
+
+from posegan.train.checkpoint import Checkpointer, NonFiniteError, atomic_save, unwrap
+from posegan.train.runtime import Distributed, broadcast_flag
+
+
+class TrainingSession:
+    """One stage's run.
+
+    stage: name used in messages. iterations: total iterations of the stage.
+    checkpoint_dir / fingerprint: see `Checkpointer`. live_dir: DVCLive folder (None: no
+    DVCLive). log_every / checkpoint_every / val_every: in iterations.
+    """
+
+    def __init__(self, stage: str, iterations: int, checkpoint_dir: str | os.PathLike, fingerprint: str,
+                 live_dir: str | os.PathLike | None, dist: Distributed, log_every: int = 10,
+                 checkpoint_every: int = 100, val_every: int = 100, progress: bool = True):
+        self.stage, self.iterations, self.dist = stage, int(iterations), dist
+        self.checkpointer = Checkpointer(checkpoint_dir, fingerprint)
+        self.live_dir = Path(live_dir) if live_dir is not None else None
+        self.log_every, self.checkpoint_every, self.val_every = log_every, checkpoint_every, val_every
+        self.progress = progress and dist.is_main
+        self.live = None
+        self.bar = None
+        self.models: dict[str, torch.nn.Module] = {}
+        self.optimizers: dict[str, torch.optim.Optimizer] = {}
+        self.history: list[dict[str, float]] = []
+        self.last_validation: dict[str, float] = {}
+        self.data_seconds = 0.0
+        self.step_seconds = 0.0
+        self.start_iteration = 0
+
+    # ------------------------------------------------------------------ resume
+    def resume(self, models: dict[str, torch.nn.Module], optimizers: dict[str, torch.optim.Optimizer]) -> int:
+        """Load the last matching checkpoint into models and optimizers; return the start iteration."""
+        self.models, self.optimizers = models, optimizers
+        state = self.checkpointer.load()
+        if state is not None:
+            for name, model in models.items():
+                unwrap(model).load_state_dict(state["models"][name])
+            for name, optimizer in optimizers.items():
+                optimizer.load_state_dict(state["optimizers"][name])
+            self.start_iteration = int(state["iteration"])
+            self.history = list(state["extra"].get("history", []))
+            self.last_validation = dict(state["extra"].get("last_validation", {}))
+            self.data_seconds = float(state["extra"].get("data_seconds", 0.0))
+            self.step_seconds = float(state["extra"].get("step_seconds", 0.0))
+        if self.dist.is_main:
+            if self.live_dir is not None:
+                from dvclive import Live
+
+                self.live = Live(str(self.live_dir), dvcyaml=None, save_dvc_exp=False,
+                                 resume=self.start_iteration > 0, report=None)
+                if self.start_iteration > 0:
+                    self.live.step = self.start_iteration
+            if self.start_iteration > 0:
+                tqdm.write(f"[{self.stage}] resuming from {self.checkpointer.path} at iteration "
+                           f"{self.start_iteration}/{self.iterations}")
+            if self.progress:
+                self.bar = tqdm(total=self.iterations, initial=self.start_iteration, desc=self.stage,
+                                dynamic_ncols=True, mininterval=1.0)
+        return self.start_iteration
+
+    # ------------------------------------------------------------------ per iteration
+    @contextmanager
+    def waiting_for_data(self):
+        """Time spent waiting for the next batch (reported as the data-wait share)."""
+        start = time.perf_counter()
+        yield
+        self.data_seconds += time.perf_counter() - start
+
+    def check_finite(self, iteration: int, **losses: torch.Tensor) -> None:
+        """Stop the stage (on every rank) if a loss is NaN or infinite."""
+        bad = [name for name, value in losses.items() if not math.isfinite(float(value.detach()))]
+        if broadcast_flag(bool(bad), self.dist):
+            names = ", ".join(bad) or "a loss on another rank"
+            raise NonFiniteError(
+                f"[{self.stage}] non-finite {names} at iteration {iteration}; the last good checkpoint "
+                f"is {self.checkpointer.describe()}. Lower the learning rate or lambda and rerun "
+                f"(the run resumes from that checkpoint if the params are unchanged).")
+
+    def log(self, iteration: int, values: dict[str, float], step_seconds: float,
+            validate: Callable[[], dict[str, float]] | None = None) -> None:
+        """Record iteration `iteration` (0-based, just finished); validate/checkpoint on schedule."""
+        self.step_seconds += step_seconds
+        done = iteration + 1
+        if self.bar is not None:
+            self.bar.update(1)
+            if done % self.log_every == 0 or done == self.iterations:
+                self.bar.set_postfix({k: f"{v:.4g}" for k, v in values.items()}, refresh=False)
+        if done % self.log_every == 0 or done == self.iterations:
+            entry = {"step": done, **{k: float(v) for k, v in values.items()}}
+            self.history.append(entry)
+            if self.live is not None:
+                self.live.step = done
+                for name, value in values.items():
+                    self.live.log_metric(f"train/{name}", float(value))
+        if validate is not None and (done % self.val_every == 0 or done == self.iterations):
+            results = validate()
+            self.last_validation = {k: float(v) for k, v in results.items()}
+            if self.live is not None:
+                self.live.step = done
+                for name, value in results.items():
+                    self.live.log_metric(f"val/{name}", float(value))
+            if self.bar is not None:
+                self.bar.write(f"[{self.stage}] iteration {done}: " +
+                               ", ".join(f"{k} {v:.2f}" for k, v in results.items()))
+        if self.live is not None and (done % self.log_every == 0 or done == self.iterations):
+            self.live.make_summary()
+        if done % self.checkpoint_every == 0 or done == self.iterations:
+            self.save_checkpoint(done)
+
+    def save_checkpoint(self, done: int) -> None:
+        if self.dist.is_main:
+            self.checkpointer.save(done, self.models, self.optimizers, extra={
+                "history": self.history, "last_validation": self.last_validation,
+                "data_seconds": self.data_seconds, "step_seconds": self.step_seconds})
+
+    # ------------------------------------------------------------------ end
+    def summary(self) -> dict[str, Any]:
+        total = self.data_seconds + self.step_seconds
+        last = self.history[-1] if self.history else {}
+        return {
+            "iterations": self.iterations,
+            "train_seconds": round(total, 2),
+            "data_wait_share": round(self.data_seconds / total, 4) if total > 0 else 0.0,
+            **{f"final_{k}": v for k, v in last.items() if k != "step"},
+            **{f"val_{k}": v for k, v in self.last_validation.items()},
+        }
+
+    def finish(self, model_path: str | os.PathLike, model_payload: dict[str, Any],
+               metrics_path: str | os.PathLike) -> dict[str, Any]:
+        """Write the stage's model and metrics (rank 0, atomically) and close the logs."""
+        summary = self.summary()
+        if self.dist.is_main:
+            atomic_save(model_payload, model_path)
+            metrics_path = Path(metrics_path)
+            metrics_path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = metrics_path.with_name(metrics_path.name + ".tmp")
+            tmp.write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n")
+            os.replace(tmp, metrics_path)
+        self.close()
+        return summary
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+        if self.live is not None:
+            self.live.end()
+            self.live = None

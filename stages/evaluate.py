@@ -1,0 +1,47 @@
+"""Stage evaluate: score the final and the pre-adversarial generator on the three test sets.
+
+    python -m stages.evaluate [--params params.yaml]
+
+Reads models/adversarial.pt (the final generator), models/pretrain_depth.pt (the generator
+before adversarial learning, reported as "pretrained"), the prepared test files
+(h36m_test, mpii_valid, mpi_inf_3dhp_test) and h36m_train (for the mean-pose predictor).
+Writes metrics/evaluate.json (Tables 1-4; layout in posegan/evaluate.py) and
+predictions/<model>_<set>.npz.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from posegan.device import resolve_device
+from posegan.evaluate import FINAL, EvaluateSettings, evaluate_models, write_evaluation
+from posegan.params import get, load_params
+from stages.common import clear_errors
+
+MODELS = {FINAL: Path("models/adversarial.pt"), "pretrained": Path("models/pretrain_depth.pt")}
+METRICS = Path("metrics/evaluate.json")
+PREDICTIONS = Path("predictions")
+
+
+@click.command()
+@click.option("--params", "params_path", default="params.yaml", show_default=True, help="params file")
+@clear_errors
+def main(params_path: str) -> None:
+    params = load_params(params_path)
+    settings = EvaluateSettings.from_params(get(params, "evaluate", dict))
+    device = resolve_device(get(params, "model.device", str))
+    amp = get(params, "model.amp", bool)
+    metrics, predictions = evaluate_models(MODELS, get(params, "data.prepared_dir", str),
+                                           get(params, "data.heatmap_stride", int, positive=True), settings,
+                                           device, amp, log=click.echo)
+    write_evaluation(metrics, predictions, METRICS, PREDICTIONS)
+    click.echo(f"evaluate: h36m MPJPE {metrics['h36m']['mpjpe']:.1f} mm, P-MPJPE {metrics['h36m']['p_mpjpe']:.1f} mm; "
+               f"MPII PCKh@{settings.pckh_threshold:g} {metrics['mpii']['pckh']['mean']:.1f}%; "
+               f"3DHP PCK {metrics['mpi_inf_3dhp']['pck']['total']:.1f}%, "
+               f"AUC {metrics['mpi_inf_3dhp']['auc']['total']:.1f}% -> {METRICS}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,113 @@
+"""Stage tables: Tables 1-4 and the figures of one run; `ablation`: Table 2 across experiments.
+
+    python -m stages.tables [--params params.yaml]
+        reads metrics/evaluate.json, predictions/, the prepared lab and wild test files and
+        dvclive/<stage>/plots; writes reports/tables/table{1_h36m,2_limbs,3_mpii_pckh,4_3dhp}.{md,csv}
+        and figures/{qualitative_h36m,qualitative_mpii,training_curves}.png
+
+    python -m stages.tables ablation [--input exp_show.json] [--out-dir ablation] [--extra]
+        reads `dvc exp show --json` (or a saved copy) and writes <out-dir>/table2.{md,csv}:
+        one row per finished experiment, named like the paper's variants
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from posegan.data.schema import prepared_path
+from posegan.evaluate import FINAL, EvaluateSettings, load_predictions
+from posegan.params import get, load_params
+from posegan.report.ablation import ablation_table, experiment_rows, load_exp_show, run_exp_show, variant_name
+from posegan.report.figures import (lab_samples, load_training_curves, qualitative_figure, save_figure,
+                                    training_curves_figure, wild_samples)
+from posegan.report.tables import StagedFiles, labels_for, stage_table, stage_tables, to_markdown
+from stages.common import clear_errors
+
+METRICS = Path("metrics/evaluate.json")
+PREDICTIONS = Path("predictions")
+LIVE = Path("dvclive")
+REPORTS = Path("reports/tables")
+FIGURES = Path("figures")
+# figure -> (test set, split, unit of the 3D panels, title)
+QUALITATIVE = {
+    "qualitative_h36m": ("h36m", "test", "mm", "Lab test set (cf. Figure 4)"),
+    "qualitative_mpii": ("mpii", "valid", "heatmap px", "Wild validation set (cf. Figure 6; no 3D ground truth)"),
+}
+
+
+def read_metrics(path: Path) -> dict:
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: evaluation metrics not found (run the evaluate stage)")
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError as err:
+        raise ValueError(f"{path}: not valid JSON ({err}); re-run the evaluate stage") from err
+
+
+@click.group(invoke_without_command=True)
+@click.option("--params", "params_path", default="params.yaml", show_default=True, help="params file")
+@click.pass_context
+def main(ctx: click.Context, params_path: str) -> None:
+    """Without a subcommand: the tables stage of the pipeline."""
+    if ctx.invoked_subcommand is None:
+        tables_stage(params_path)
+
+
+@clear_errors
+def tables_stage(params_path: str) -> None:
+    params = load_params(params_path)
+    settings = EvaluateSettings.from_params(get(params, "evaluate", dict))
+    prepared_dir = get(params, "data.prepared_dir", str)
+    stride = get(params, "data.heatmap_stride", int, positive=True)
+    final = variant_name(params)
+    labels = labels_for(final)
+    metrics = read_metrics(METRICS)
+    with StagedFiles() as staged:
+        stage_tables(staged, metrics, REPORTS, labels, settings.pck_threshold, settings.pckh_threshold)
+        for figure, (test_set, split, unit, title) in QUALITATIVE.items():
+            predictions = {labels[name]: load_predictions(PREDICTIONS, f"{name}_{test_set}")
+                           for name in ("pretrained", FINAL)}
+            prepared = prepared_path(prepared_dir, test_set, split)
+            if test_set == "h36m":
+                samples = lab_samples(prepared, predictions, settings.figure_samples)
+            else:
+                samples = wild_samples(prepared, predictions, stride, settings.figure_samples)
+            title = (f"{title}: {labels['pretrained']} vs {final}. Rows: evenly spaced ranks of the error change, "
+                     "largest improvement at the top, largest regression at the bottom")
+            save_figure(staged, qualitative_figure(samples, unit, title), FIGURES / f"{figure}.png")
+        curves, lengths = load_training_curves(LIVE)
+        save_figure(staged, training_curves_figure(curves, lengths), FIGURES / "training_curves.png")
+        written = staged.commit()
+    click.echo(f"tables: wrote {len(written)} files under {REPORTS}/ and {FIGURES}/ (final model: {final})")
+
+
+@main.command()
+@click.option("--input", "input_path", type=click.Path(dir_okay=False), default=None,
+              help="a saved `dvc exp show --json` output (default: run it now)")
+@click.option("--out-dir", default="ablation", show_default=True, help="folder for table2.md and table2.csv")
+@click.option("--all-commits", is_flag=True, help="include experiments of every commit (dvc exp show -A)")
+@click.option("--extra", is_flag=True, help="add P-MPJPE, wild PCKh and cross-domain PCK/AUC columns")
+@clear_errors
+def ablation(input_path: str | None, out_dir: str, all_commits: bool, extra: bool) -> None:
+    """Table 2 (U.Arms, L.Arms, U.Legs, L.Legs, Mean) with one row per finished DVC experiment."""
+    exp_show = load_exp_show(input_path) if input_path else run_exp_show(all_commits)
+    skipped: list[str] = []
+    rows = experiment_rows(exp_show, skipped=skipped)
+    table = ablation_table(rows, extra=extra)
+    caption = ("**Table 2 (ablation).** Protocol #1 error (mm) on the lab test set of the joints that end each "
+               "limb; Mean = all-joint MPJPE. One row per DVC experiment (Experiment, Rev).")
+    out = Path(out_dir)
+    with StagedFiles() as staged:
+        stage_table(staged, table, out / "table2", caption)
+        staged.commit()
+    for reason in skipped:
+        click.echo(f"skipped {reason}", err=True)
+    click.echo(to_markdown(table, 1))
+    click.echo(f"ablation: {len(table)} rows -> {out / 'table2.md'}, {out / 'table2.csv'}")
+
+
+if __name__ == "__main__":
+    main()

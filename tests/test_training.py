@@ -1,0 +1,168 @@
+"""Training loops on a tiny configuration: resume, fingerprints, NaN guard, variants."""
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from fakes import write_fake_prepared
+from posegan.train import adversarial as adversarial_module
+from posegan.train.adversarial import adversarial, fake_selection
+from posegan.train.checkpoint import NonFiniteError
+from posegan.train.common import LoopSettings, StageOutputs
+from posegan.train.pretrain_2d import pretrain_2d
+from posegan.train.pretrain_depth import pretrain_depth
+from posegan.train.session import TrainingSession
+
+MODEL = {"device": "cpu", "amp": False, "num_stacks": 1, "num_blocks": 1, "num_features": 16, "fix_2d": False}
+DISC = {"sources": "full", "width": 4, "embed_dim": 16, "hidden_dim": 16}
+ADV = {"enabled": True, "init": "pretrain_depth", "lambda": 0.1, "lr_d": 1e-3, "d_steps": 1}
+SETTINGS = LoopSettings(iterations=6, batch_size=4, lr=2.5e-4, log_every=1, val_every=3, checkpoint_every=2,
+                        val_samples=4, workers=0, augmentation={"rotation": 30})
+
+
+@pytest.fixture(scope="module")
+def pretrained(tmp_path_factory):
+    """Prepared fake data plus pretrain_2d and pretrain_depth models (shared by the tests)."""
+    root = tmp_path_factory.mktemp("run")
+    write_fake_prepared(root / "prepared", n=16, size=64)
+    pretrain_2d(SETTINGS, MODEL, root / "prepared", 4, 0, StageOutputs.for_stage("pretrain_2d", root), "fp",
+                progress=False)
+    pretrain_depth(SETTINGS, MODEL, root / "prepared", 4, 0, root / "models/pretrain_2d.pt",
+                   StageOutputs.for_stage("pretrain_depth", root), "fp", progress=False)
+    return root
+
+
+def run_adversarial(root, out, options=ADV, model=MODEL, fingerprint="fp", init="pretrain_depth"):
+    return adversarial(SETTINGS, model, DISC, options, root / "prepared", 4, 0, root / f"models/{init}.pt",
+                       StageOutputs.for_stage("adversarial", out), fingerprint, progress=False)
+
+
+def weights(path):
+    return torch.load(path, map_location="cpu", weights_only=True)
+
+
+def assert_same_state(a, b):
+    assert a.keys() == b.keys()
+    for key in a:
+        assert torch.equal(a[key], b[key]), key
+
+
+def test_stage_outputs_and_metrics(pretrained):
+    payload = weights(pretrained / "models/pretrain_depth.pt")
+    assert payload["stage"] == "pretrain_depth" and payload["iteration"] == 6
+    assert any(k.startswith("depth_regressor.") for k in payload["generator"])
+    import json
+    metrics = json.loads((pretrained / "metrics/pretrain_depth.json").read_text())
+    assert {"val_mpjpe_lab", "val_pckh_wild", "data_wait_share", "final_loss"} <= metrics.keys()
+    assert (pretrained / "dvclive/pretrain_depth/plots/metrics/val/mpjpe_lab.tsv").exists()
+
+
+def test_interrupted_run_resumes_to_the_same_weights(pretrained, tmp_path, monkeypatch):
+    run_adversarial(pretrained, tmp_path / "unbroken")
+    original_log = TrainingSession.log
+
+    def crash_after_four(self, iteration, *args, **kwargs):
+        original_log(self, iteration, *args, **kwargs)
+        if iteration == 4:  # the last checkpoint is at 4 iterations done
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(TrainingSession, "log", crash_after_four)
+    with pytest.raises(KeyboardInterrupt):
+        run_adversarial(pretrained, tmp_path / "broken")
+    assert not (tmp_path / "broken/models/adversarial.pt").exists()
+    assert weights(tmp_path / "broken/checkpoints/adversarial/last.pt")["iteration"] == 4
+    monkeypatch.setattr(TrainingSession, "log", original_log)
+
+    resumed_from = []
+    original_resume = TrainingSession.resume
+    monkeypatch.setattr(TrainingSession, "resume",
+                        lambda self, *a: resumed_from.append(original_resume(self, *a)) or resumed_from[-1])
+    run_adversarial(pretrained, tmp_path / "broken")
+    assert resumed_from == [4]
+    a, b = weights(tmp_path / "unbroken/models/adversarial.pt"), weights(tmp_path / "broken/models/adversarial.pt")
+    assert_same_state(a["generator"], b["generator"])
+    assert_same_state(a["discriminator"], b["discriminator"])
+
+
+def test_a_checkpoint_with_another_fingerprint_is_not_resumed(pretrained, tmp_path, monkeypatch):
+    run_adversarial(pretrained, tmp_path, fingerprint="experiment-a")
+    steps = []
+    original_log = TrainingSession.log
+    monkeypatch.setattr(TrainingSession, "log",
+                        lambda self, iteration, *a, **k: steps.append(iteration) or original_log(self, iteration, *a, **k))
+    run_adversarial(pretrained, tmp_path, fingerprint="experiment-b")
+    assert steps == list(range(6))  # trained from scratch, not zero steps
+    steps.clear()
+    run_adversarial(pretrained, tmp_path, fingerprint="experiment-b")
+    assert steps == []  # same fingerprint, finished checkpoint: nothing left to train
+
+
+def test_non_finite_loss_stops_with_the_iteration_and_last_checkpoint(pretrained, tmp_path, monkeypatch):
+    real_pose_loss = adversarial_module.pose_loss
+    calls = []
+
+    def poisoned(*args, **kwargs):
+        loss = real_pose_loss(*args, **kwargs)
+        calls.append(1)
+        if len(calls) == 4:  # iteration 3 (0-based)
+            return loss._replace(total=loss.total * float("nan"))
+        return loss
+
+    monkeypatch.setattr(adversarial_module, "pose_loss", poisoned)
+    with pytest.raises(NonFiniteError, match=r"iteration 3.*last.pt at iteration 2"):
+        run_adversarial(pretrained, tmp_path)
+    assert not (tmp_path / "models/adversarial.pt").exists()
+    state = weights(tmp_path / "checkpoints/adversarial/last.pt")
+    assert all(torch.isfinite(v).all() for v in state["models"]["generator"].values() if v.is_floating_point())
+
+
+def test_baseline_variant_has_no_discriminator(pretrained, tmp_path):
+    metrics = run_adversarial(pretrained, tmp_path, options={**ADV, "enabled": False})
+    assert "discriminator" not in weights(tmp_path / "models/adversarial.pt")
+    assert "final_d_loss" not in metrics and "val_mpjpe_lab" in metrics
+
+
+def test_fix_2d_leaves_the_2d_module_unchanged(pretrained, tmp_path):
+    run_adversarial(pretrained, tmp_path, model={**MODEL, "fix_2d": True})
+    before = weights(pretrained / "models/pretrain_depth.pt")["generator"]
+    after = weights(tmp_path / "models/adversarial.pt")["generator"]
+    for key in before:
+        if key.startswith("pose_2d."):
+            assert torch.equal(before[key], after[key]), key
+    assert any(not torch.equal(before[k], after[k]) for k in before if k.startswith("depth_regressor."))
+
+
+def test_without_pretrain_starts_from_a_fresh_regressor(pretrained, tmp_path, monkeypatch):
+    seen = {}
+    original = adversarial_module.load_generator_weights
+
+    def spy(path, generator, only_2d=False):
+        seen["only_2d"] = only_2d
+        out = original(path, generator, only_2d)
+        seen["regressor"] = {k: v.clone() for k, v in generator.depth_regressor.state_dict().items()}
+        return out
+
+    monkeypatch.setattr(adversarial_module, "load_generator_weights", spy)
+    run_adversarial(pretrained, tmp_path, options={**ADV, "init": "pretrain_2d"}, init="pretrain_2d")
+    assert seen["only_2d"]
+    pretrained_regressor = {k[len("depth_regressor."):]: v for k, v in
+                            weights(pretrained / "models/pretrain_depth.pt")["generator"].items()
+                            if k.startswith("depth_regressor.")}
+    assert any(not torch.equal(seen["regressor"][k], v) for k, v in pretrained_regressor.items()
+               if v.is_floating_point())
+
+
+def test_fake_selection_takes_both_domains():
+    assert fake_selection(4, 4, 4).tolist() == [0, 1, 4, 5]
+    assert fake_selection(6, 2, 6).tolist() == [0, 1, 2, 3, 6, 7]
+    assert fake_selection(3, 0, 3).tolist() == [0, 1, 2]
+
+
+def test_settings_name_the_bad_key():
+    with pytest.raises(ValueError, match="adversarial.iteratons"):
+        LoopSettings.from_params("adversarial", {"iteratons": 3, "batch_size": 2, "lr": 1.0})
+    with pytest.raises(ValueError, match="pretrain_2d.batch_size must be a positive integer"):
+        LoopSettings.from_params("pretrain_2d", {"iterations": 3, "batch_size": 0, "lr": 1.0})
+    with pytest.raises(ValueError, match="pretrain_2d.lr is missing"):
+        LoopSettings.from_params("pretrain_2d", {"iterations": 3, "batch_size": 2})
