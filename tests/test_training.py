@@ -1,7 +1,5 @@
 """Training loops on a tiny configuration: resume, fingerprints, NaN guard, variants."""
 
-from pathlib import Path
-
 import pytest
 import torch
 

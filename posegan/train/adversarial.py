@@ -23,13 +23,12 @@ from typing import Any
 
 import torch
 
-from posegan.device import autocast, grad_scaler, resolve_device
+from posegan.device import autocast
 from posegan.losses import adversarial_loss, discriminator_loss, generator_loss, pose_loss
 from posegan.models import Generator, MultiSourceDiscriminator, normalize_images
-from posegan.train.common import (LoopSettings, StageOutputs, concat_batches, datasets, load_generator_weights,
-                                  make_validator, mixed_batches, model_payload, split_batch)
-from posegan.train.runtime import init_distributed, seed_everything, set_threads, shutdown_distributed
-from posegan.train.session import TrainingSession
+from posegan.train.common import (LoopSettings, StageOutputs, concat_batches, load_generator_weights,
+                                  mixed_batches, model_payload, new_scaler, optimizer_step, split_batch, start_stage)
+from posegan.train.runtime import shutdown_distributed
 
 
 def fake_selection(n_lab: int, n_wild: int, n_real: int) -> torch.Tensor:
@@ -53,52 +52,45 @@ def adversarial(settings: LoopSettings, model_params: dict[str, Any], disc_param
     the caller passes the matching `init_path`), lambda (Eq. 5, see posegan.losses for its
     reduction), lr_d (discriminator learning rate, Adam), d_steps (D updates per G update).
     """
-    device = resolve_device(model_params["device"])
-    amp = bool(model_params.get("amp", False))
-    dist = init_distributed(device)
-    set_threads(int(model_params.get("threads", 0)))
-    seed_everything(seed)
-    data = datasets(prepared_dir, stride, settings.augmentation)
+    run = start_stage(model_params, settings, prepared_dir, stride, seed)
     enabled = bool(options["enabled"])
     lam = float(options["lambda"]) if enabled else 0.0
 
     generator = Generator.from_params(model_params, fix_2d=bool(model_params.get("fix_2d", False)))
     load_generator_weights(init_path, generator, only_2d=options["init"] == "pretrain_2d")
-    generator.to(device)
-    g_net = torch.nn.parallel.DistributedDataParallel(generator) if dist.enabled else generator
+    generator.to(run.device)
+    g_net = run.wrap(generator)
     g_opt = torch.optim.RMSprop([p for p in generator.parameters() if p.requires_grad], lr=settings.lr)
-    g_scaler = grad_scaler(device, amp)
+    g_scaler = new_scaler(run)
     models, optimizers = {"generator": generator}, {"generator": g_opt}
 
     discriminator = d_net = d_opt = d_scaler = None
     if enabled:
-        heatmap_size = data["lab_train"].heatmap_size
-        discriminator = MultiSourceDiscriminator.from_params(disc_params, 16, data["lab_train"].image_size,
-                                                             heatmap_size).to(device)
-        d_net = torch.nn.parallel.DistributedDataParallel(discriminator) if dist.enabled else discriminator
+        lab_set = run.data["lab_train"]
+        discriminator = MultiSourceDiscriminator.from_params(disc_params, 16, lab_set.image_size,
+                                                             lab_set.heatmap_size).to(run.device)
+        d_net = run.wrap(discriminator)
         d_opt = torch.optim.Adam(discriminator.parameters(), lr=float(options["lr_d"]), betas=(0.5, 0.999))
-        d_scaler = grad_scaler(device, amp)
+        d_scaler = new_scaler(run)
         models["discriminator"], optimizers["discriminator"] = discriminator, d_opt
 
-    session = TrainingSession("adversarial", settings.iterations, outputs.checkpoint_dir, fingerprint,
-                              outputs.live_dir, dist,
-                              settings.log_every, settings.checkpoint_every, settings.val_every, progress)
+    session = run.session("adversarial", settings, outputs, fingerprint, progress)
     start = session.resume(models, optimizers)
-    validate = make_validator(generator, data, settings.val_samples, device, amp) if dist.is_main else None
-    batches = mixed_batches(data["lab_train"], data["wild_train"], settings, seed, start, dist)
+    validate = run.validator(generator, settings)
+    batches = mixed_batches(run.data["lab_train"], run.data["wild_train"], settings, seed, start, run.dist)
     n_lab, n_wild = split_batch(settings.batch_size, settings.lab_fraction)
     if enabled and n_lab == 0:
         raise ValueError("adversarial.lab_fraction is 0: the discriminator needs real (3D) samples")
-    fakes = fake_selection(n_lab, n_wild, n_lab).to(device)
+    fakes = fake_selection(n_lab, n_wild, n_lab).to(run.device)
 
     generator.train()
     for iteration in range(start, settings.iterations):
         with session.waiting_for_data():
             lab, wild = next(batches)
         tic = time.perf_counter()
-        batch = concat_batches(lab, wild, device=device)
+        batch = concat_batches(lab, wild, device=run.device)
         images = normalize_images(batch["image"])
-        with autocast(device, amp):
+        with autocast(run.device, run.amp):
             out = g_net(images)
         logs = {}
 
@@ -107,15 +99,12 @@ def adversarial(settings: LoopSettings, model_params: dict[str, Any], disc_param
             real = slice(0, n_lab)
             fake_heatmaps, fake_depth = out.heatmaps[-1].detach()[fakes], out.depth.detach()[fakes]
             for _ in range(int(options["d_steps"])):
-                with autocast(device, amp):
+                with autocast(run.device, run.amp):
                     real_logits = d_net(images[real], batch["heatmaps"][real], batch["depth"][real])
                     fake_logits = d_net(images[fakes], fake_heatmaps.float(), fake_depth.float())
                 d_loss = discriminator_loss(real_logits, fake_logits)
                 session.check_finite(iteration, d_loss=d_loss)
-                d_opt.zero_grad(set_to_none=True)
-                d_scaler.scale(d_loss).backward()
-                d_scaler.step(d_opt)
-                d_scaler.update()
+                optimizer_step(d_opt, d_scaler, d_loss)
             logs.update(d_loss=d_loss.item(),
                         d_acc_real=(real_logits.detach() > 0).float().mean().item(),
                         d_acc_fake=(fake_logits.detach() < 0).float().mean().item())
@@ -126,7 +115,7 @@ def adversarial(settings: LoopSettings, model_params: dict[str, Any], disc_param
         if enabled:
             # The plain module, not its DDP wrapper: D is not updated here, so nothing to sync.
             discriminator.requires_grad_(False)
-            with autocast(device, amp):
+            with autocast(run.device, run.amp):
                 g_logits = discriminator(images, out.heatmaps[-1].float(), out.depth.float())
             g_loss = generator_loss(g_logits, p_loss, lam)
             discriminator.requires_grad_(True)
@@ -134,14 +123,11 @@ def adversarial(settings: LoopSettings, model_params: dict[str, Any], disc_param
         else:
             g_loss = p_loss.total
         session.check_finite(iteration, g_loss=g_loss)
-        g_opt.zero_grad(set_to_none=True)
-        g_scaler.scale(g_loss).backward()
-        g_scaler.step(g_opt)
-        g_scaler.update()
+        optimizer_step(g_opt, g_scaler, g_loss)
         logs.update(g_loss=g_loss.item(), loss_pose=p_loss.total.item(), loss_depth=p_loss.depth.item())
         session.log(iteration, logs, time.perf_counter() - tic, validate)
 
     metrics = session.finish(outputs.model_path, model_payload(generator, model_params, "adversarial", settings.iterations,
                                                        discriminator), outputs.metrics_path)
-    shutdown_distributed(dist)
+    shutdown_distributed(run.dist)
     return metrics

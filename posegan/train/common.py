@@ -10,11 +10,13 @@ import numpy as np
 import torch
 
 from posegan.data.dataset import Augmentation, PoseDataset, make_loader
+from posegan.device import grad_scaler, resolve_device
 from posegan.evaluate import score_wild
 from posegan.metrics import mpjpe
 from posegan.models import Generator
 from posegan.predict import predict
-from posegan.train.runtime import Distributed
+from posegan.train.runtime import Distributed, init_distributed, seed_everything, set_threads
+from posegan.train.session import TrainingSession
 
 
 @dataclass(frozen=True)
@@ -183,3 +185,51 @@ def load_generator_weights(path: str | Path, generator: Generator, only_2d: bool
     else:
         generator.load_state_dict(payload["generator"])
     return payload
+
+
+@dataclass
+class StageRuntime:
+    """What every training loop sets up first: device, mixed precision, process group, data."""
+
+    device: torch.device
+    amp: bool
+    dist: Distributed
+    data: dict[str, PoseDataset]
+
+    def wrap(self, module: torch.nn.Module) -> torch.nn.Module:
+        """The module wrapped for data-parallel training under torchrun (itself otherwise)."""
+        return torch.nn.parallel.DistributedDataParallel(module) if self.dist.enabled else module
+
+    def session(self, stage: str, settings: LoopSettings, outputs: StageOutputs, fingerprint: str,
+                progress: bool) -> TrainingSession:
+        return TrainingSession(stage, settings.iterations, outputs.checkpoint_dir, fingerprint, outputs.live_dir,
+                               self.dist, settings.log_every, settings.checkpoint_every, settings.val_every, progress)
+
+    def validator(self, generator: Generator, settings: LoopSettings, with_3d: bool = True):
+        """Validation on rank 0 only (None on the other ranks)."""
+        if not self.dist.is_main:
+            return None
+        return make_validator(generator, self.data, settings.val_samples, self.device, self.amp, with_3d)
+
+
+def start_stage(model_params: dict[str, Any], settings: LoopSettings, prepared_dir: str | Path, stride: int,
+                seed: int) -> StageRuntime:
+    """Resolve the device, join torchrun's process group if any, set threads and seeds, open the data."""
+    device = resolve_device(model_params["device"])
+    dist = init_distributed(device)
+    set_threads(int(model_params.get("threads", 0)))
+    seed_everything(seed)
+    return StageRuntime(device, bool(model_params.get("amp", False)), dist,
+                        datasets(prepared_dir, stride, settings.augmentation))
+
+
+def optimizer_step(optimizer: torch.optim.Optimizer, scaler: torch.amp.GradScaler, loss: torch.Tensor) -> None:
+    """One update: clear gradients, backpropagate the (scaled) loss, step, update the scaler."""
+    optimizer.zero_grad(set_to_none=True)
+    scaler.scale(loss).backward()
+    scaler.step(optimizer)
+    scaler.update()
+
+
+def new_scaler(runtime: StageRuntime) -> torch.amp.GradScaler:
+    return grad_scaler(runtime.device, runtime.amp)

@@ -14,59 +14,47 @@ from typing import Any
 
 import torch
 
-from posegan.device import autocast, grad_scaler, resolve_device
+from posegan.device import autocast
 from posegan.losses import pose_loss
 from posegan.models import Generator, normalize_images
-from posegan.train.common import (LoopSettings, StageOutputs, concat_batches, datasets, load_generator_weights,
-                                  make_validator, mixed_batches, model_payload)
-from posegan.train.runtime import init_distributed, seed_everything, set_threads, shutdown_distributed
-from posegan.train.session import TrainingSession
+from posegan.train.common import (LoopSettings, StageOutputs, concat_batches, load_generator_weights,
+                                  mixed_batches, model_payload, new_scaler, optimizer_step, start_stage)
+from posegan.train.runtime import shutdown_distributed
 
 
 def pretrain_depth(settings: LoopSettings, model_params: dict[str, Any], prepared_dir: str | Path, stride: int,
                    seed: int, init_path: str | Path, outputs: StageOutputs, fingerprint: str,
                    progress: bool = True) -> dict[str, Any]:
-    """Train the generator from the 2D module in `init_path`; write `model_path` and metrics."""
-    device = resolve_device(model_params["device"])
-    amp = bool(model_params.get("amp", False))
-    dist = init_distributed(device)
-    set_threads(int(model_params.get("threads", 0)))
-    seed_everything(seed)
-    data = datasets(prepared_dir, stride, settings.augmentation)
-
+    """Train the generator from the 2D module in `init_path`; write `outputs` and return the metrics."""
+    run = start_stage(model_params, settings, prepared_dir, stride, seed)
     generator = Generator.from_params(model_params, fix_2d=bool(model_params.get("fix_2d", False)))
     load_generator_weights(init_path, generator, only_2d=True)
-    generator.to(device)
-    net = torch.nn.parallel.DistributedDataParallel(generator) if dist.enabled else generator
+    generator.to(run.device)
+    net = run.wrap(generator)
     optimizer = torch.optim.RMSprop([p for p in generator.parameters() if p.requires_grad], lr=settings.lr)
-    scaler = grad_scaler(device, amp)
+    scaler = new_scaler(run)
 
-    session = TrainingSession("pretrain_depth", settings.iterations, outputs.checkpoint_dir, fingerprint,
-                              outputs.live_dir, dist,
-                              settings.log_every, settings.checkpoint_every, settings.val_every, progress)
+    session = run.session("pretrain_depth", settings, outputs, fingerprint, progress)
     start = session.resume({"generator": generator}, {"optimizer": optimizer})
-    validate = make_validator(generator, data, settings.val_samples, device, amp) if dist.is_main else None
-    batches = mixed_batches(data["lab_train"], data["wild_train"], settings, seed, start, dist)
+    validate = run.validator(generator, settings)
+    batches = mixed_batches(run.data["lab_train"], run.data["wild_train"], settings, seed, start, run.dist)
 
     generator.train()
     for iteration in range(start, settings.iterations):
         with session.waiting_for_data():
             lab, wild = next(batches)
         tic = time.perf_counter()
-        batch = concat_batches(lab, wild, device=device)
-        with autocast(device, amp):
+        batch = concat_batches(lab, wild, device=run.device)
+        with autocast(run.device, run.amp):
             out = net(normalize_images(batch["image"]))
         loss = pose_loss(out.heatmaps, out.depth, batch["heatmaps"], batch["depth"],
                          joint_mask=batch["annotated"], has_3d=batch["has_3d"])
         session.check_finite(iteration, loss=loss.total)
-        optimizer.zero_grad(set_to_none=True)
-        scaler.scale(loss.total).backward()
-        scaler.step(optimizer)
-        scaler.update()
+        optimizer_step(optimizer, scaler, loss.total)
         session.log(iteration, {"loss": loss.total.item(), "loss_heatmap": loss.heatmap.item(),
                                 "loss_depth": loss.depth.item()}, time.perf_counter() - tic, validate)
 
     metrics = session.finish(outputs.model_path, model_payload(generator, model_params, "pretrain_depth",
-                                                       settings.iterations), outputs.metrics_path)
-    shutdown_distributed(dist)
+                                                               settings.iterations), outputs.metrics_path)
+    shutdown_distributed(run.dist)
     return metrics
