@@ -164,3 +164,13 @@ def test_settings_name_the_bad_key():
         LoopSettings.from_params("pretrain_2d", {"iterations": 3, "batch_size": 0, "lr": 1.0})
     with pytest.raises(ValueError, match="pretrain_2d.lr is missing"):
         LoopSettings.from_params("pretrain_2d", {"iterations": 3, "batch_size": 2})
+
+
+def test_step_decay_is_a_function_of_the_iteration():
+    from posegan.train.common import learning_rate
+
+    settings = LoopSettings(iterations=100, batch_size=2, lr=1.0, lr_decay_at=(0.5, 0.75), lr_decay=0.1)
+    assert [learning_rate(settings, i) for i in (0, 49, 50, 74, 75, 99)] == pytest.approx(
+        [1.0, 1.0, 0.1, 0.1, 0.01, 0.01])
+    with pytest.raises(ValueError, match="pretrain_2d.lr_decay_at"):
+        LoopSettings.from_params("pretrain_2d", {"iterations": 3, "batch_size": 2, "lr": 1.0, "lr_decay_at": [1.5]})

@@ -26,8 +26,9 @@ import torch
 from posegan.device import autocast
 from posegan.losses import adversarial_loss, discriminator_loss, generator_loss, pose_loss
 from posegan.models import Generator, MultiSourceDiscriminator, normalize_images
-from posegan.train.common import (LoopSettings, StageOutputs, concat_batches, load_generator_weights,
-                                  mixed_batches, model_payload, new_scaler, optimizer_step, split_batch, start_stage)
+from posegan.train.common import (LoopSettings, StageOutputs, concat_batches, learning_rate,
+                                  load_generator_weights, mixed_batches, model_payload, new_scaler,
+                                  optimizer_step, set_learning_rate, split_batch, start_stage)
 from posegan.train.runtime import shutdown_distributed
 
 
@@ -88,6 +89,7 @@ def adversarial(settings: LoopSettings, model_params: dict[str, Any], disc_param
         with session.waiting_for_data():
             lab, wild = next(batches)
         tic = time.perf_counter()
+        set_learning_rate(g_opt, learning_rate(settings, iteration))
         batch = concat_batches(lab, wild, device=run.device)
         images = normalize_images(batch["image"])
         with autocast(run.device, run.amp):

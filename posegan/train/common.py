@@ -34,6 +34,8 @@ class LoopSettings:
     batch_size: int
     lr: float
     lab_fraction: float = 0.5
+    lr_decay_at: tuple = ()
+    lr_decay: float = 0.1
     log_every: int = 10
     val_every: int = 100
     checkpoint_every: int = 100
@@ -57,6 +59,8 @@ class LoopSettings:
         for key in ("iterations", "batch_size", "lr"):
             if key not in params:
                 raise ValueError(f"params.yaml: {section}.{key} is missing")
+        if "lr_decay_at" in params:
+            params["lr_decay_at"] = tuple(params["lr_decay_at"] or ())
         settings = cls(**params)
         for key in ("iterations", "batch_size", "log_every", "val_every", "checkpoint_every", "val_samples"):
             value = getattr(settings, key)
@@ -64,6 +68,11 @@ class LoopSettings:
                 raise ValueError(f"params.yaml: {section}.{key} must be a positive integer, got {value!r}")
         if not settings.lr > 0:
             raise ValueError(f"params.yaml: {section}.lr must be positive, got {settings.lr!r}")
+        if any(not 0.0 < f < 1.0 for f in settings.lr_decay_at):
+            raise ValueError(f"params.yaml: {section}.lr_decay_at must hold fractions of the schedule in (0, 1), "
+                             f"got {list(settings.lr_decay_at)!r}")
+        if not 0.0 < settings.lr_decay <= 1.0:
+            raise ValueError(f"params.yaml: {section}.lr_decay must be in (0, 1], got {settings.lr_decay!r}")
         if not 0.0 <= settings.lab_fraction <= 1.0:
             raise ValueError(f"params.yaml: {section}.lab_fraction must be in [0, 1], got {settings.lab_fraction!r}")
         if settings.workers < 0:
@@ -90,6 +99,18 @@ class StageOutputs:
         root = Path(root)
         return cls(root / "models" / f"{stage}.pt", root / "checkpoints" / stage, root / "dvclive" / stage,
                    root / "metrics" / f"{stage}.json")
+
+
+def learning_rate(settings: LoopSettings, iteration: int) -> float:
+    """The step-decayed learning rate of `iteration` (a function of the iteration alone, so a
+    resumed run follows the same schedule)."""
+    passed = sum(iteration >= round(f * settings.iterations) for f in settings.lr_decay_at)
+    return settings.lr * settings.lr_decay ** passed
+
+
+def set_learning_rate(optimizer: torch.optim.Optimizer, lr: float) -> None:
+    for group in optimizer.param_groups:
+        group["lr"] = lr
 
 
 def split_batch(batch_size: int, lab_fraction: float) -> tuple[int, int]:

@@ -16,8 +16,8 @@ import torch
 from posegan.device import autocast
 from posegan.losses import pose_loss
 from posegan.models import Generator, normalize_images
-from posegan.train.common import (LoopSettings, StageOutputs, concat_batches, mixed_batches, model_payload,
-                                  new_scaler, optimizer_step, start_stage)
+from posegan.train.common import (LoopSettings, StageOutputs, concat_batches, learning_rate, mixed_batches,
+                                  model_payload, new_scaler, optimizer_step, set_learning_rate, start_stage)
 from posegan.train.runtime import shutdown_distributed
 
 
@@ -40,6 +40,7 @@ def pretrain_2d(settings: LoopSettings, model_params: dict[str, Any], prepared_d
         with session.waiting_for_data():
             lab, wild = next(batches)
         tic = time.perf_counter()
+        set_learning_rate(optimizer, learning_rate(settings, iteration))
         batch = concat_batches(lab, wild, device=run.device)
         with autocast(run.device, run.amp):
             heatmaps = net(normalize_images(batch["image"])).heatmaps
