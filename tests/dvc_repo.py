@@ -26,8 +26,9 @@ from pathlib import Path
 import yaml
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
-# What a stage needs to run; tests may pass more (for example "metrics").
-DEFAULT_FILES = ("dvc.yaml", "params.yaml", "pyproject.toml", ".gitignore", ".dvcignore", "posegan", "stages")
+# What the pipeline and its documented commands need; tests may pass more (for example "metrics").
+DEFAULT_FILES = ("dvc.yaml", "params.yaml", "pyproject.toml", ".gitignore", ".dvcignore", "posegan", "stages",
+                 "scripts")
 _IGNORE = shutil.ignore_patterns("__pycache__", "*.pyc", "*.egg-info", ".pytest_cache")
 
 
@@ -72,6 +73,14 @@ class DvcRepo:
     def commit(self, message: str = "update") -> None:
         self.git("add", "-A")
         self.git("commit", "-q", "--allow-empty", "-m", message)
+
+    def copy(self, tmp_path: Path) -> "DvcRepo":
+        """A full copy (git history, DVC cache, outputs, checkpoints) in tmp_path/repo, with its
+        own isolated environment; DVC's runtime folder (.dvc/tmp: locks, queue) is not copied."""
+        tmp_path = Path(tmp_path)
+        shutil.copytree(self.path, tmp_path / "repo", symlinks=True,
+                        ignore=lambda folder, names: ["tmp"] if Path(folder) == self.path / ".dvc" else [])
+        return DvcRepo(tmp_path / "repo", isolated_env(tmp_path))
 
 
 def isolated_env(root: Path) -> dict:

@@ -67,6 +67,8 @@ class TrainingSession:
             if self.live_dir is not None:
                 from dvclive import Live
 
+                if self.start_iteration > 0:
+                    trim_curves(self.live_dir, self.start_iteration)
                 self.live = Live(str(self.live_dir), dvcyaml=None, save_dvc_exp=False,
                                  resume=self.start_iteration > 0, report=None)
                 if self.start_iteration > 0:
@@ -167,3 +169,20 @@ class TrainingSession:
         if self.live is not None:
             self.live.end()
             self.live = None
+
+
+def trim_curves(live_dir: str | os.PathLike, last_step: int) -> None:
+    """Drop the DVCLive plot rows logged after `last_step` (the checkpoint a run resumes from).
+
+    A run killed between two checkpoints has logged steps it will log again after resuming;
+    without this the curves would hold those steps twice.
+    """
+    for tsv in Path(live_dir).glob("plots/metrics/**/*.tsv"):
+        lines = tsv.read_text().splitlines()
+        if not lines:
+            continue
+        kept = [lines[0]] + [line for line in lines[1:] if int(float(line.split("\t", 1)[0])) <= last_step]
+        if len(kept) != len(lines):
+            tmp = tsv.with_name(tsv.name + ".tmp")
+            tmp.write_text("\n".join(kept) + "\n")
+            os.replace(tmp, tsv)
