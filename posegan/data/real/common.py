@@ -58,6 +58,27 @@ class RealDataError(ValueError):
         self.count = count
 
 
+def open_annotation_file(path: Path, *, missing: str, unreadable: str, required: Sequence[str],
+                         item: str, expected: str) -> h5py.File:
+    """Open an HDF5 annotation file read-only after checking it exists, opens and has `required`.
+
+    Each failure is a RealDataError naming the file: "{path}: {missing}" when absent,
+    "{path}: {unreadable} ({error})" when h5py cannot open it, and
+    "{path}: {item} '<name>' is missing ({expected})" for an absent dataset. The caller closes it.
+    """
+    if not path.is_file():
+        raise RealDataError(f"{path}: {missing}")
+    try:
+        f = h5py.File(path, "r")
+    except OSError as err:
+        raise RealDataError(f"{path}: {unreadable} ({err})") from err
+    for name in required:
+        if name not in f:
+            f.close()
+            raise RealDataError(f"{path}: {item} {name!r} is missing ({expected})")
+    return f
+
+
 # ----------------------------------------------------------------------- error policy
 
 class ErrorPolicy:

@@ -26,11 +26,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import h5py
 import numpy as np
 
 from posegan.data.real.common import (ErrorPolicy, PersonTable, RealDataError, check_joint_array,
-                                      concat_tables, head_size_from_segment, person_box)
+                                      concat_tables, head_size_from_segment, open_annotation_file, person_box)
 from posegan.skeleton import mpi3dhp17_to_mpii16
 
 SEQUENCES = ["TS1", "TS2", "TS3", "TS4", "TS5", "TS6"]
@@ -111,17 +110,10 @@ def read_3dhp_test(root: str | Path, sequences: list[str], *, frame_step: int, c
 
 def _read_annot(path: Path, joints_3d_key: str):
     """(annot2 (F, 17, 2), joints_3d (F, 17, 3), valid (F,) bool, activity (F,) int) of one sequence."""
-    if not path.is_file():
-        raise RealDataError(f"{path}: annot_data.mat is missing")
-    try:
-        f = h5py.File(path, "r")
-    except OSError as err:
-        raise RealDataError(f"{path}: not a MATLAB v7.3 (HDF5) file ({err})") from err
-    with f:
-        for name in ("annot2", joints_3d_key, "valid_frame", "activity_annotation"):
-            if name not in f:
-                raise RealDataError(f"{path}: variable {name!r} is missing (expected annot2, annot3, "
-                                    f"univ_annot3, valid_frame, activity_annotation)")
+    with open_annotation_file(path, missing="annot_data.mat is missing", unreadable="not a MATLAB v7.3 (HDF5) file",
+                              required=("annot2", joints_3d_key, "valid_frame", "activity_annotation"),
+                              item="variable", expected="expected annot2, annot3, univ_annot3, valid_frame, "
+                                                        "activity_annotation") as f:
         annot2 = np.asarray(f["annot2"][()], dtype=np.float64)
         joints_3d = np.asarray(f[joints_3d_key][()], dtype=np.float64)
         valid = np.asarray(f["valid_frame"][()]).reshape(-1)

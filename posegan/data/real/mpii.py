@@ -37,10 +37,10 @@ import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
-import h5py
 import numpy as np
 
-from posegan.data.real.common import ErrorPolicy, PersonTable, RealDataError, check_joint_array
+from posegan.data.real.common import (ErrorPolicy, PersonTable, RealDataError, check_joint_array,
+                                      open_annotation_file)
 from posegan.skeleton import NUM_JOINTS
 
 MPII_PIXEL_OFFSET = 1.0  # MPII coordinate - 0-based pixel-centre coordinate
@@ -86,17 +86,10 @@ def read_mpii_hourglass(path: str | Path) -> MpiiAnnotations:
     wrong shape (for example another joint count than 16).
     """
     path = Path(path)
-    if not path.is_file():
-        raise RealDataError(f"{path}: MPII annotation file not found")
-    try:
-        f = h5py.File(path, "r")
-    except OSError as err:
-        raise RealDataError(f"{path}: not a readable HDF5 file ({err})") from err
-    with f:
-        for name in ("imgname", "center", "scale", "part", "visible", "normalize"):
-            if name not in f:
-                raise RealDataError(f"{path}: field {name!r} is missing (expected the hourglass annotation "
-                                    f"layout: imgname, center, scale, part, visible, normalize)")
+    with open_annotation_file(path, missing="MPII annotation file not found", unreadable="not a readable HDF5 file",
+                              required=("imgname", "center", "scale", "part", "visible", "normalize"), item="field",
+                              expected="expected the hourglass annotation layout: imgname, center, scale, part, "
+                                       "visible, normalize") as f:
         part = np.asarray(f["part"][()], dtype=np.float64)
         n = len(part)
         check_joint_array(part, (n, NUM_JOINTS, 2), str(path), "part", "16 MPII joints, x y")
