@@ -3,6 +3,7 @@
     python benchmarks/bench_models.py                         # CPU: default config, paper 2x1 and 4x1
     python benchmarks/bench_models.py --device cuda --amp     # on a GPU, with mixed precision
     python benchmarks/bench_models.py --configs default --iters 20 --output bench.json
+    python benchmarks/bench_models.py --configs default --layout contiguous   # NCHW, for comparison
 
 Configurations:
 - default:   params.yaml's model / discriminator sections at data.image_size;
@@ -56,9 +57,15 @@ def _timed(step, iters: int, warmup: int, device: torch.device) -> float:
     return (time.perf_counter() - start) / iters
 
 
-def bench_generator(cfg: dict, batch: int, iters: int, warmup: int, device: torch.device, amp: bool) -> dict:
+LAYOUTS = {"channels_last": torch.channels_last, "contiguous": torch.contiguous_format}
+
+
+def bench_generator(cfg: dict, batch: int, iters: int, warmup: int, device: torch.device, amp: bool,
+                    layout: str = "channels_last") -> dict:
     size, joints = cfg["image_size"], 16
-    model = Generator(joints, cfg["num_stacks"], cfg["num_blocks"], cfg["num_features"]).to(device)
+    model = Generator(joints, cfg["num_stacks"], cfg["num_blocks"], cfg["num_features"],
+                      depth_pooling=cfg.get("depth_pooling", "global"))
+    model.use_memory_format(LAYOUTS[layout]).to(device)
     images = torch.randn(batch, 3, size, size, device=device)
     targets = torch.rand(batch, joints, size // 4, size // 4, device=device)
     depth = torch.randn(batch, joints, device=device)
@@ -130,16 +137,19 @@ def bench_test_time(device: torch.device, amp: bool, iters: int) -> dict:
 @click.option("--paper-batch", default=2, show_default=True, help="batch of the 256-px configurations")
 @click.option("--iters", default=5, show_default=True, help="timed iterations (default configuration)")
 @click.option("--paper-iters", default=2, show_default=True, help="timed iterations (256-px configurations)")
+@click.option("--layout", type=click.Choice(list(LAYOUTS)), default="channels_last", show_default=True,
+              help="memory format of the generator's weights and activations")
 @click.option("--threads", type=int, default=None, help="CPU threads (default: torch's choice)")
 @click.option("--output", type=click.Path(dir_okay=False), default=None, help="also write the results as JSON")
-def main(params_path, configs, device_name, amp, batch, paper_batch, iters, paper_iters, threads, output):
+def main(params_path, configs, device_name, amp, batch, paper_batch, iters, paper_iters, layout, threads, output):
     if threads:
         torch.set_num_threads(threads)
     device = resolve_device(device_name)
     params = yaml.safe_load(Path(params_path).read_text())
-    default = {**{k: params["model"][k] for k in ("num_stacks", "num_blocks", "num_features")},
+    default = {**{k: params["model"][k] for k in ("num_stacks", "num_blocks", "num_features", "depth_pooling")
+                  if k in params["model"]},
                "image_size": params["data"]["image_size"]}
-    results = {"device": str(device), "amp": amp, "torch": torch.__version__,
+    results = {"device": str(device), "amp": amp, "layout": layout, "torch": torch.__version__,
                "threads": torch.get_num_threads(), "configs": {}}
     for name in [c.strip() for c in configs.split(",") if c.strip()]:
         if name == "default":
@@ -149,7 +159,7 @@ def main(params_path, configs, device_name, amp, batch, paper_batch, iters, pape
         else:
             raise click.BadParameter(f"unknown config {name!r}; expected default, {', '.join(PAPER)}",
                                      param_hint="--configs")
-        entry = {"config": cfg, "generator": bench_generator(cfg, b, n, 1, device, amp)}
+        entry = {"config": cfg, "generator": bench_generator(cfg, b, n, 1, device, amp, layout)}
         if name == "default":
             entry["discriminator"] = bench_discriminator(cfg, params["discriminator"], b, n, 1, device, amp)
         results["configs"][name] = entry

@@ -37,7 +37,7 @@ def clear_errors(command):
 
 
 # Model keys that change the network (device and amp do not: a run may resume elsewhere).
-ARCHITECTURE_KEYS = ("num_stacks", "num_blocks", "num_features", "fix_2d")
+ARCHITECTURE_KEYS = ("num_stacks", "num_blocks", "num_features", "depth_pooling", "fix_2d")
 
 
 def architecture(model: dict) -> dict:

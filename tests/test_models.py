@@ -55,6 +55,44 @@ def test_generator_from_params():
         Generator.from_params({"num_stacks": 1, "num_blocks": 1})
 
 
+def test_depth_pooling_global_and_grid():
+    # Global: one average per channel; grid: a 4 x 4 average map, flattened (paper vs Zhou et al.'s code).
+    for size, pooling, fc_inputs in [(128, "global", 8), (128, "grid", 8 * 16), (256, "grid", 8 * 16)]:
+        model = Generator(num_stacks=1, num_blocks=1, num_features=8, depth_pooling=pooling).eval()
+        assert model.depth_regressor.fc.in_features == fc_inputs
+        assert model(torch.randn(2, 3, size, size)).depth.shape == (2, 16)
+    # The grid pool of a 4 x 4 map is the map itself; at 8 x 8 it averages 2 x 2 cells.
+    regressor = Generator(num_stacks=1, num_blocks=1, num_features=8, depth_pooling="grid").depth_regressor
+    x = torch.arange(64.0).reshape(1, 1, 8, 8)
+    assert torch.equal(regressor.pool(x[..., :4, :4]), x[..., :4, :4])
+    assert regressor.pool(x)[0, 0, 0, 0] == (0 + 1 + 8 + 9) / 4
+    with pytest.raises(ValueError, match="model.depth_pooling"):
+        Generator(num_features=8, depth_pooling="max")
+    # A 2 x 2 map (64 px crops) fills the grid by repetition: each cell counts four times.
+    assert torch.equal(regressor.pool(x[..., :2, :2])[0, 0], x[0, 0, :2, :2].repeat_interleave(2, 0).repeat_interleave(2, 1))
+    assert Generator(num_stacks=1, num_blocks=1, num_features=8, depth_pooling="grid")(
+        torch.randn(2, 3, 64, 64)).depth.shape == (2, 16)
+    # From params: optional, "global" when absent (model files written before the option).
+    base = {"num_stacks": 1, "num_blocks": 1, "num_features": 8}
+    assert Generator.from_params(base).depth_regressor.pooling == "global"
+    assert Generator.from_params({**base, "depth_pooling": "grid"}).depth_regressor.pooling == "grid"
+
+
+def test_channels_last_layout_gives_the_same_outputs():
+    torch.manual_seed(0)
+    model = Generator(num_stacks=2, num_blocks=1, num_features=8, depth_pooling="grid").eval()
+    assert model.pose_2d.stem[0].weight.is_contiguous(memory_format=torch.channels_last)
+    images = torch.randn(2, 3, 128, 128)
+    out = model(images)
+    reference = Generator(num_stacks=2, num_blocks=1, num_features=8, depth_pooling="grid").eval()
+    reference.load_state_dict(model.state_dict())
+    reference.use_memory_format(torch.contiguous_format)
+    assert reference.pose_2d.stem[0].weight.is_contiguous()
+    ref = reference(images)
+    torch.testing.assert_close(out.heatmaps[-1], ref.heatmaps[-1], rtol=1e-4, atol=1e-5)
+    torch.testing.assert_close(out.depth, ref.depth, rtol=1e-4, atol=1e-5)
+
+
 def test_normalize_images_layouts_and_values():
     nhwc = np.zeros((2, 64, 64, 3), np.uint8)
     nhwc[0, 0, 0] = [0, 255, 51]
