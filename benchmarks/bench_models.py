@@ -63,9 +63,7 @@ LAYOUTS = {"channels_last": torch.channels_last, "contiguous": torch.contiguous_
 def bench_generator(cfg: dict, batch: int, iters: int, warmup: int, device: torch.device, amp: bool,
                     layout: str = "channels_last") -> dict:
     size, joints = cfg["image_size"], 16
-    model = Generator(joints, cfg["num_stacks"], cfg["num_blocks"], cfg["num_features"],
-                      depth_pooling=cfg.get("depth_pooling", "global"))
-    model.use_memory_format(LAYOUTS[layout]).to(device)
+    model = Generator.from_params(cfg, num_joints=joints).use_memory_format(LAYOUTS[layout]).to(device)
     images = torch.randn(batch, 3, size, size, device=device)
     targets = torch.rand(batch, joints, size // 4, size // 4, device=device)
     depth = torch.randn(batch, joints, device=device)

@@ -28,7 +28,9 @@ def normalize_images(images: Tensor | np.ndarray, device: torch.device | str | N
     images: uint8 (B, S, S, 3) (the prepared-data layout) or (B, 3, S, S), torch or numpy.
     Returns float32 (B, 3, S, S) on `device` (default: the input's), values x / 127.5 - 1
     in [-1, 1]. The uint8 tensor is moved first, so only a quarter of the bytes travel.
-    Both the generator and the discriminator take images normalised this way.
+    Both the generator and the discriminator take images normalised this way. The memory
+    layout is the input's (a (B, S, S, 3) input gives a channels-last view); the generator
+    lays its input out as it needs once, in `Generator.forward`.
     """
     if isinstance(images, np.ndarray):
         images = torch.from_numpy(np.ascontiguousarray(images))
@@ -44,7 +46,7 @@ def normalize_images(images: Tensor | np.ndarray, device: torch.device | str | N
         raise ValueError(f"images must be (B, S, S, 3) or (B, 3, S, S), got shape {tuple(images.shape)}")
     if device is not None:
         images = images.to(device, non_blocking=True)
-    return images.float().div_(127.5).sub_(1.0).contiguous()
+    return images.float().div_(127.5).sub_(1.0)
 
 
 class GeneratorOutput(NamedTuple):
