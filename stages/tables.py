@@ -12,7 +12,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import click
@@ -20,6 +19,7 @@ import click
 from posegan.data.schema import prepared_path
 from posegan.evaluate import FINAL, EvaluateSettings, load_predictions
 from posegan.params import get, load_params
+from posegan.report.files import read_json
 from posegan.report.ablation import ablation_table, experiment_rows, load_exp_show, run_exp_show, variant_name
 from posegan.report.figures import (lab_samples, load_training_curves, qualitative_figure, save_figure,
                                     training_curves_figure, wild_samples)
@@ -39,12 +39,7 @@ QUALITATIVE = {
 
 
 def read_metrics(path: Path) -> dict:
-    if not path.exists():
-        raise FileNotFoundError(f"{path}: evaluation metrics not found (run the evaluate stage)")
-    try:
-        return json.loads(path.read_text())
-    except json.JSONDecodeError as err:
-        raise ValueError(f"{path}: not valid JSON ({err}); re-run the evaluate stage") from err
+    return read_json(path, "evaluation metrics not found (run the evaluate stage)", "re-run the evaluate stage")
 
 
 @click.group(invoke_without_command=True)

@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from posegan.report.files import read_json
 from posegan.skeleton import LIMB_GROUPS, LIMB_LABELS
 
 PARAMS_FILE = "params.yaml"
@@ -218,12 +219,8 @@ def run_exp_show(all_commits: bool = False, cwd: str | Path | None = None) -> li
 def load_exp_show(path: str | Path) -> list[dict[str, Any]]:
     """A saved `dvc exp show --json` output (ValueError naming the file if it is not JSON)."""
     path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"{path}: saved `dvc exp show --json` output not found")
-    try:
-        return json.loads(path.read_text())
-    except json.JSONDecodeError as err:
-        raise ValueError(f"{path}: not valid JSON ({err}); save it with `dvc exp show --json > {path.name}`") from err
+    return read_json(path, "saved `dvc exp show --json` output not found",
+                     f"save it with `dvc exp show --json > {path.name}`")
 
 
 # --------------------------------------------------------------------------- the table
