@@ -15,7 +15,7 @@ from posegan.models import Generator, normalize_images
 @torch.no_grad()
 def predict(generator: Generator, dataset: PoseDataset, indices: np.ndarray | None = None,
             batch_size: int = 32, device: torch.device | str = "cpu", amp: bool = False,
-            workers: int = 0) -> dict[str, np.ndarray]:
+            workers: int = 0, with_heatmaps: bool = False) -> dict[str, np.ndarray]:
     """Predictions for the samples `indices` (default: all) of `dataset`, without augmentation.
 
     Returns a dict of NumPy arrays (n = number of samples):
@@ -25,17 +25,21 @@ def predict(generator: Generator, dataset: PoseDataset, indices: np.ndarray | No
     - joints_3d: (n, P, 3) camera mm, back-projected with the sample's crop camera and its
       ground-truth root depth (Protocol #1 aligns the root; NaN where the file has no camera)
     - confidence: (n, P) heatmap maxima
+    - heatmaps: (n, P, H, W) the last stack's heatmaps, only when `with_heatmaps`
     """
     indices = np.arange(len(dataset)) if indices is None else np.asarray(indices)
     loader = torch.utils.data.DataLoader(torch.utils.data.Subset(dataset, indices.tolist()),
                                          batch_size=batch_size, shuffle=False, num_workers=workers)
     was_training = generator.training
     generator.eval()
-    coords, depths, confidences = [], [], []
+    coords, depths, confidences, maps = [], [], [], []
     for batch in loader:
         with autocast(device, amp):
             out = generator(normalize_images(batch["image"], device))
-        xy, maxvals = decode_heatmaps(out.heatmaps[-1].float())
+        heatmaps = out.heatmaps[-1].float()
+        xy, maxvals = decode_heatmaps(heatmaps)
+        if with_heatmaps:
+            maps.append(heatmaps.cpu().numpy())
         coords.append(xy.cpu().numpy())
         depths.append(out.depth.float().cpu().numpy())
         confidences.append(maxvals.cpu().numpy())
@@ -45,5 +49,8 @@ def predict(generator: Generator, dataset: PoseDataset, indices: np.ndarray | No
     labels = dataset.labels
     joints_3d = pose_from_prediction(joints_2d, depth, labels["root_depth"][indices],
                                      labels["camera"][indices], dataset.stride)
-    return {"index": indices, "joints_2d": joints_2d.astype(np.float32), "depth": depth.astype(np.float32),
-            "joints_3d": joints_3d.astype(np.float32), "confidence": np.concatenate(confidences)}
+    result = {"index": indices, "joints_2d": joints_2d.astype(np.float32), "depth": depth.astype(np.float32),
+              "joints_3d": joints_3d.astype(np.float32), "confidence": np.concatenate(confidences)}
+    if with_heatmaps:
+        result["heatmaps"] = np.concatenate(maps)
+    return result

@@ -11,12 +11,15 @@ import yaml
 from click.testing import CliRunner
 
 from fakes import write_fake_prepared
+from posegan.data.dataset import PoseDataset
 from posegan.data.schema import prepared_path, read_prepared
 from posegan.evaluate import (EvaluateSettings, evaluate_models, load_generator, load_predictions, mean_pose,
                               mean_pose_predictions, rounded, score_cross, score_lab, score_wild, subset_indices,
                               write_evaluation)
+from posegan.heatmaps import decode_heatmaps, heatmap_to_crop
 from posegan.metrics import mpjpe, p_mpjpe
 from posegan.models import Generator
+from posegan.predict import predict
 from posegan.train.common import model_payload
 
 MODEL = {"device": "cpu", "amp": False, "num_stacks": 1, "num_blocks": 1, "num_features": 16}
@@ -267,3 +270,17 @@ def test_stage_missing_input_fails_cleanly(run_dir, tmp_path, missing, named):
     assert result.exit_code == 1
     assert named in result.output and "not found" in result.output
     assert not (tmp_path / "metrics").exists() and not (tmp_path / "predictions").exists()
+
+
+def test_predict_returns_the_heatmaps_it_decoded_on_request(tmp_path):
+    write_fake_prepared(tmp_path, n=5, size=64)
+    dataset = PoseDataset(prepared_path(tmp_path, "h36m", "test"), stride=4)
+    torch.manual_seed(0)
+    generator = Generator.from_params(MODEL)
+    plain = predict(generator, dataset, np.array([0, 2, 4]), batch_size=2)
+    assert "heatmaps" not in plain
+    full = predict(generator, dataset, np.array([0, 2, 4]), batch_size=2, with_heatmaps=True)
+    assert full["heatmaps"].shape == (3, 16, 16, 16)
+    np.testing.assert_allclose(heatmap_to_crop(decode_heatmaps(full["heatmaps"])[0], 4), full["joints_2d"], atol=1e-4)
+    for key in plain:
+        np.testing.assert_array_equal(plain[key], full[key])

@@ -18,14 +18,11 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-import torch
 
 from posegan.data.dataset import PoseDataset
-from posegan.heatmaps import decode_heatmaps, heatmap_to_crop
-from posegan.models import Generator, normalize_images
+from posegan.models import Generator
+from posegan.predict import predict
 from posegan.skeleton import FLIP_PAIRS, JOINT_NAMES
-
-_J = {name: i for i, name in enumerate(JOINT_NAMES)}
 
 
 def paired_channel_correlation(heatmaps: np.ndarray, pairs=FLIP_PAIRS) -> np.ndarray:
@@ -50,7 +47,9 @@ def seen_from_front(joints_2d: np.ndarray) -> np.ndarray:
     side on the image's right.
     """
     x = joints_2d[..., 0]
-    return (x[:, _J["l_hip"]] - x[:, _J["r_hip"]] + x[:, _J["l_shoulder"]] - x[:, _J["r_shoulder"]]) > 0
+    l_hip, r_hip, l_shoulder, r_shoulder = (JOINT_NAMES.index(name) for name in
+                                            ("l_hip", "r_hip", "l_shoulder", "r_shoulder"))
+    return (x[:, l_hip] - x[:, r_hip] + x[:, l_shoulder] - x[:, r_shoulder]) > 0
 
 
 def left_right_order(pred_2d: np.ndarray, true_2d: np.ndarray, pairs=FLIP_PAIRS,
@@ -84,23 +83,9 @@ def _share(hits: np.ndarray, counted: np.ndarray) -> float:
     return float(hits[counted].mean()) if counted.any() else float("nan")
 
 
-@torch.no_grad()
-def heatmaps_and_joints(generator: Generator, dataset: PoseDataset, indices: np.ndarray,
-                        batch_size: int = 32) -> tuple[np.ndarray, np.ndarray]:
-    """The last stack's heatmaps (N, P, H, W) and decoded joints (N, P, 2, crop pixels) of `indices`."""
-    generator.eval()
-    maps, joints = [], []
-    for start in range(0, len(indices), batch_size):
-        images = torch.stack([dataset[int(i)]["image"] for i in indices[start:start + batch_size]])
-        heatmaps = generator(normalize_images(images)).heatmaps[-1].float()
-        maps.append(heatmaps.numpy())
-        joints.append(heatmap_to_crop(decode_heatmaps(heatmaps)[0].numpy(), dataset.stride))
-    return np.concatenate(maps), np.concatenate(joints)
-
-
 def left_right_report(generator: Generator, dataset: PoseDataset, indices: np.ndarray) -> pd.DataFrame:
     """`left_right_order` of the generator on `indices`, with the median paired-channel correlation."""
-    heatmaps, pred_2d = heatmaps_and_joints(generator, dataset, indices)
-    table = left_right_order(pred_2d, dataset.labels["joints_2d"][indices])
-    table.insert(2, "heatmap_correlation", np.nanmedian(paired_channel_correlation(heatmaps), axis=0))
+    predicted = predict(generator, dataset, indices, with_heatmaps=True)
+    table = left_right_order(predicted["joints_2d"], dataset.labels["joints_2d"][indices])
+    table.insert(2, "heatmap_correlation", np.nanmedian(paired_channel_correlation(predicted["heatmaps"]), axis=0))
     return table
