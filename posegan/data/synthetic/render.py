@@ -8,9 +8,16 @@ depth buffer, the occlusion order and the Lambert + specular shading are exact.
 
 The body's build is derived from the pose itself (its stature is estimated from the bone
 lengths), so poses of other skeletons - for example real motion capture - render with
-plausible thickness. Left and right limbs share the clothing colour, as in real photos; the
-head has hair at the back and top and a face with eyes, a nose and a mouth at the front
-(the front is the direction the chest faces), so front and back views can be told apart.
+plausible thickness. Left and right limbs share the clothing colour, as in real photos.
+
+Front and back views differ as clearly as they do on real people (`Appearance.front_cues`):
+the head has hair over its whole back and top and a skin-coloured face oval at the front with
+dark brows, eyes with light whites, a nose and a mouth; the shirt has a contrasting front panel
+down the chest and belly and a V collar, its back is plain; the shoes have toe caps of a
+contrasting colour at their front end. The front is the direction the chest (and the head)
+faces. Every cue is mirror-symmetric about the body's sagittal plane: nothing distinguishes
+the person's left from their right except through the facing. `front_cues=False` renders the
+earlier, weaker look exactly (a small face, hair at the back, plain shirts and shoes).
 
 Per-joint visibility: a joint is visible when the first surface its ray meets belongs to
 the body parts around that joint (its "own" parts) and that surface is not much in front
@@ -43,6 +50,7 @@ class Capsule:
     color: np.ndarray
     pattern: str | None = None
     color2: np.ndarray | None = None
+    color3: np.ndarray | None = None
 
     def bounding_spheres(self):
         """Spheres whose convex hull contains the primitive (its projection's box is theirs)."""
@@ -101,6 +109,7 @@ class Ellipsoid:
     color: np.ndarray
     pattern: str | None = None
     color2: np.ndarray | None = None
+    color3: np.ndarray | None = None
 
     def __post_init__(self):
         self.radii = np.asarray(self.radii, dtype=np.float64)
@@ -138,6 +147,7 @@ class Box:
     color: np.ndarray
     pattern: str | None = None
     color2: np.ndarray | None = None
+    color3: np.ndarray | None = None
 
     def bounding_spheres(self):
         return [(self.centre, float(np.linalg.norm(self.half)))]
@@ -178,6 +188,9 @@ class Appearance:
     long_sleeves: bool = True
     long_trousers: bool = True
     girth: float = 1.0
+    shirt_front: tuple = (0.90, 0.88, 0.82)  # the front panel of the shirt (chest and belly)
+    toe_caps: tuple = (0.92, 0.92, 0.90)     # the front ends of the shoes
+    front_cues: bool = True                  # False: the earlier look (plain shirt and shoes, small face)
 
 
 _SKIN_TONES = np.array([
@@ -201,15 +214,36 @@ def _cloth_color(rng: np.random.Generator) -> tuple:
     return tuple(float(v + m) for v in rgb)
 
 
+def _luminance(rgb) -> float:
+    return float(np.dot(rgb, (0.299, 0.587, 0.114)))
+
+
+def _contrasting_color(rng: np.random.Generator, base: tuple, min_difference: float = 0.35) -> tuple:
+    """A clothing colour whose luminance differs from `base`'s by at least `min_difference`
+    (light on dark clothes, dark on light ones), so that it shows at 128-pixel crops."""
+    target_dark = _luminance(base) > 0.5
+    for _ in range(20):
+        color = _cloth_color(rng)
+        if abs(_luminance(color) - _luminance(base)) >= min_difference:
+            return color
+    value = rng.uniform(0.05, 0.15) if target_dark else rng.uniform(0.85, 0.97)
+    return tuple(float(v) for v in np.full(3, value))
+
+
 def sample_appearance(rng: np.random.Generator, girth: float = 1.0) -> Appearance:
-    """Random skin tone, hair and clothing colours, sleeve and trouser lengths."""
+    """Random skin tone, hair and clothing colours, sleeve and trouser lengths, and the
+    front cues' colours: a shirt front panel and shoe toe caps that contrast with the shirt
+    and the shoes (drawn after the other fields from the same stream)."""
     skin = _SKIN_TONES[rng.integers(len(_SKIN_TONES))] * rng.uniform(0.93, 1.05)
-    return Appearance(
+    look = dict(  # the earlier fields, drawn in the earlier order
         skin=tuple(np.clip(skin, 0, 1)), hair=tuple(_HAIR[rng.integers(len(_HAIR))]),
         shirt=_cloth_color(rng), trousers=_cloth_color(rng),
         shoes=tuple(np.full(3, rng.uniform(0.05, 0.5)) * rng.uniform(0.8, 1.2, 3)),
         long_sleeves=bool(rng.random() < 0.6), long_trousers=bool(rng.random() < 0.75), girth=float(girth),
     )
+    toe = rng.uniform(0.8, 0.97) if _luminance(look["shoes"]) < 0.4 else rng.uniform(0.03, 0.1)
+    return Appearance(**look, shirt_front=_contrasting_color(rng, look["shirt"]),
+                      toe_caps=tuple(float(v) for v in np.clip(toe * rng.uniform(0.92, 1.05, 3), 0, 1)))
 
 
 @dataclass(frozen=True)
@@ -288,6 +322,12 @@ def body_primitives(joints_3d: np.ndarray, appearance: Appearance = Appearance()
     shirt, trousers, shoes = np.array(appearance.shirt), np.array(appearance.trousers), np.array(appearance.shoes)
     forearm_color = shirt if appearance.long_sleeves else skin
     shin_color = trousers if appearance.long_trousers else skin
+    cues = appearance.front_cues
+    front, toes = np.array(appearance.shirt_front), np.array(appearance.toe_caps)
+    chest_look = dict(pattern="shirt", color2=front, color3=skin) if cues else {}
+    belly_look = dict(pattern="shirt", color2=front, color3=None) if cues else {}
+    head_look = dict(pattern="face", color2=hair) if cues else dict(pattern="head", color2=hair)
+    shoe_look = dict(pattern="shoe", color2=toes) if cues else {}
 
     pelvis, thorax = j[J["pelvis"]], j[J["thorax"]]
     spine = thorax - pelvis
@@ -301,12 +341,14 @@ def body_primitives(joints_3d: np.ndarray, appearance: Appearance = Appearance()
     prims = [
         Ellipsoid(pelvis + 0.03 * h * hips_frame[:, 1] - 0.005 * h * hips_frame[:, 2], hips_frame,
                   np.array([0.10 * g, 0.085, 0.068 * g]) * h, trousers),
-        Ellipsoid(pelvis + 0.5 * spine, belly_frame, np.array([0.088 * g, 0.13, 0.062 * g]) * h, shirt),
-        Ellipsoid(thorax - 0.1 * h * chest_frame[:, 1], chest_frame, np.array([0.1 * g, 0.12, 0.066 * g]) * h, shirt),
+        Ellipsoid(pelvis + 0.5 * spine, belly_frame, np.array([0.088 * g, 0.13, 0.062 * g]) * h, shirt,
+                  **belly_look),
+        Ellipsoid(thorax - 0.1 * h * chest_frame[:, 1], chest_frame, np.array([0.1 * g, 0.12, 0.066 * g]) * h, shirt,
+                  **chest_look),
         Capsule(j[J["r_shoulder"]], j[J["l_shoulder"]], 0.033 * g * h, shirt),
         Capsule(thorax, j[J["upper_neck"]] - 0.15 * head_up, 0.028 * g * h, skin),
         Ellipsoid(j[J["upper_neck"]] + 0.5 * head_up + 0.012 * h * head_frame[:, 2], head_frame,
-                  np.array([0.046 * h, 0.5 * head_len + 0.002 * h, 0.056 * h]), skin, pattern="head", color2=hair),
+                  np.array([0.046 * h, 0.5 * head_len + 0.002 * h, 0.056 * h]), skin, **head_look),
         Ellipsoid(j[J["upper_neck"]] + 0.38 * head_up + 0.064 * h * head_frame[:, 2], head_frame,
                   np.array([0.009, 0.014, 0.012]) * h, skin),
     ]
@@ -333,7 +375,7 @@ def body_primitives(joints_3d: np.ndarray, appearance: Appearance = Appearance()
         prims += [
             Capsule(hip, knee, 0.047 * g * h, trousers),
             Capsule(knee, ankle, 0.033 * g * h, shin_color),
-            Capsule(heel, heel + 0.135 * h * foot_dir, 0.024 * h, shoes),
+            Capsule(heel, heel + 0.135 * h * foot_dir, 0.024 * h, shoes, **shoe_look),
         ]
     return prims
 
@@ -352,6 +394,39 @@ def _head_colors(local: np.ndarray, skin: np.ndarray, hair: np.ndarray) -> np.nd
     return colors
 
 
+def _face_colors(local: np.ndarray, skin: np.ndarray, hair: np.ndarray) -> np.ndarray:
+    """The strong front cue on the head (unit-sphere (left, up, forward) coordinates): hair over
+    the whole back, top and upper sides, a skin-coloured face oval at the front with dark brows,
+    eyes with light whites, and a mouth; symmetric in x (left/right)."""
+    x, y, z = local[:, 0], local[:, 1], local[:, 2]
+    colors = np.repeat(skin[None], len(local), axis=0)
+    face = (z > 0.05) & ((x / 0.78) ** 2 + ((y + 0.1) / 0.72) ** 2 < 1.0)
+    colors[~face & (y > -0.75)] = hair            # everything but the face oval and the chin/nape
+    colors[(z < 0.0) & (y > -0.95)] = hair        # the back of the head down to the neck
+    front = z > 0.35
+    ax = np.abs(x)
+    brow = front & (np.abs(ax - 0.33) < 0.2) & (np.abs(y - 0.3) < 0.07)
+    colors[brow] = 0.6 * hair + 0.02
+    white = front & ((ax - 0.33) ** 2 / 0.21 ** 2 + (y - 0.08) ** 2 / 0.13 ** 2 < 1.0)
+    colors[white] = (0.95, 0.95, 0.93)
+    pupil = front & ((ax - 0.33) ** 2 + (y - 0.08) ** 2 < 0.11 ** 2)
+    colors[pupil] = (0.04, 0.03, 0.03)
+    mouth = front & (ax < 0.27) & (np.abs(y + 0.45) < 0.08)
+    colors[mouth] = skin * (0.55, 0.25, 0.25)
+    return colors
+
+
+def _shirt_colors(local: np.ndarray, shirt: np.ndarray, panel: np.ndarray, skin) -> np.ndarray:
+    """A shirt whose front differs from its back: a contrasting panel down the front (|x| < 0.42
+    on the front half) and, on the chest (skin given), a V collar; the back is plain."""
+    x, y, z = local[:, 0], local[:, 1], local[:, 2]
+    colors = np.repeat(shirt[None], len(local), axis=0)
+    colors[(z > 0.0) & (np.abs(x) < 0.42)] = panel
+    if skin is not None:
+        colors[(z > 0.0) & (y > 0.3) & (np.abs(x) < 0.6 * (y - 0.3))] = skin
+    return colors
+
+
 def _pattern_colors(prim, p: np.ndarray) -> np.ndarray:
     c1 = np.asarray(prim.color, dtype=np.float64)
     if prim.pattern is None:
@@ -360,12 +435,20 @@ def _pattern_colors(prim, p: np.ndarray) -> np.ndarray:
     if prim.pattern == "head":
         return _head_colors(local, c1, np.asarray(prim.color2, dtype=np.float64))
     c2 = np.asarray(prim.color2, dtype=np.float64)
+    if prim.pattern == "face":
+        return _face_colors(local, c1, c2)
+    if prim.pattern == "shirt":
+        return _shirt_colors(local, c1, c2, None if prim.color3 is None else np.asarray(prim.color3, dtype=np.float64))
+    if prim.pattern == "shoe":  # a capsule from heel to toe: the toe cap is its front 45 %
+        length = float(np.linalg.norm(np.asarray(prim.b) - np.asarray(prim.a)))
+        return np.where((local[:, 0] > 0.55 * length)[:, None], c2, c1)
     if prim.pattern == "stripes":
         on = (np.floor(local[:, 0] / 60.0) % 2) == 0
     elif prim.pattern == "checker":
         on = ((np.floor(local[:, 0] / 80.0) + np.floor(local[:, 1] / 80.0) + np.floor(local[:, 2] / 80.0)) % 2) == 0
     else:
-        raise ValueError(f"unknown pattern {prim.pattern!r} (expected None, 'head', 'stripes' or 'checker')")
+        raise ValueError(f"unknown pattern {prim.pattern!r} (expected None, 'head', 'face', 'shirt', 'shoe', "
+                         "'stripes' or 'checker')")
     return np.where(on[:, None], c1, c2)
 
 
