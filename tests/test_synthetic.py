@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import h5py
 import numpy as np
 import pytest
@@ -14,7 +16,7 @@ from posegan.data.synthetic.benchmark import (MIN_ANNOTATED, SyntheticConfig, _l
 from posegan.data.synthetic.body import (A, ANGLE_LOWER, ANGLE_UPPER, NUM_ANGLES, BodyProportions, bone_lengths,
                                          floor_offset, forward_kinematics, penetrates, sample_proportions)
 from posegan.data.synthetic.motions import ACTIVITY_NAMES, LAB_ACTIONS, LabMotion, sample_valid, wild_pose
-from posegan.data.synthetic.render import Appearance, Box, Capsule, Ellipsoid, Light, render_pose
+from posegan.data.synthetic.render import Appearance, Box, Capsule, Ellipsoid, Light, render_pose, sample_appearance
 from posegan.skeleton import BONES, FLIP_PAIRS, JOINT_NAMES
 
 J = {name: i for i, name in enumerate(JOINT_NAMES)}
@@ -379,3 +381,38 @@ def test_config_from_params_names_the_bad_parameter():
                        ({"synthetic": {"wild_trian": 5}}, "data.synthetic.wild_trian")):
         with pytest.raises(ValueError, match=name.replace(".", r"\.")):
             SyntheticConfig.from_params(data)
+
+
+def test_front_cues_show_at_the_front_only_and_are_mirror_symmetric():
+    look = Appearance(shirt=(0.1, 0.1, 0.5), shirt_front=(0.95, 0.9, 0.8), shoes=(0.1, 0.1, 0.1),
+                      toe_caps=(0.95, 0.95, 0.95))
+    camera = np.array([170.0, 170.0, 63.5, 63.5])
+    front, back = (render_pose(_standing_in_front(yaw), camera, 128, appearance=look, light=FLAT)
+                   for yaw in (0.0, 180.0))
+    joints = _standing_in_front(0.0)
+    # The chest's centre: the light front panel from the front, the plain shirt from the back.
+    chest = joints[J["thorax"]] + 0.45 * (joints[J["pelvis"]] - joints[J["thorax"]])
+    u, v = np.round(project(chest[None], camera)[0]).astype(int)
+    np.testing.assert_allclose(front.image[v, u] / 255.0, look.shirt_front, atol=0.06)
+    np.testing.assert_allclose(back.image[v, u] / 255.0, look.shirt, atol=0.06)
+    assert (front.image[front.body_mask] > 200).all(1).sum() > 3 * (back.image[back.body_mask] > 200).all(1).sum()
+    # A symmetric pose seen straight from the front or the back renders mirror-symmetric:
+    # no cue tells the person's left from their right.
+    for r in (front, back):
+        mask = r.body_mask & r.body_mask[:, ::-1]
+        assert mask.sum() > 500
+        diff = np.abs(r.image.astype(int) - r.image[:, ::-1].astype(int)).max(-1)[mask]
+        assert np.mean(diff > 40) < 0.02, np.mean(diff > 40)
+    # Cues off: the earlier look (plain shirt front).
+    plain = render_pose(joints, camera, 128, appearance=dataclasses.replace(look, front_cues=False), light=FLAT)
+    np.testing.assert_allclose(plain.image[v, u] / 255.0, look.shirt, atol=0.06)
+
+
+def test_sampled_front_cues_contrast_with_the_clothes():
+    rng = np.random.default_rng(7)
+    lum = lambda c: float(np.dot(c, (0.299, 0.587, 0.114)))  # noqa: E731
+    for _ in range(50):
+        look = sample_appearance(rng)
+        assert look.front_cues
+        assert abs(lum(look.shirt_front) - lum(look.shirt)) >= 0.35 - 1e-9
+        assert abs(lum(look.toe_caps) - lum(look.shoes)) > 0.25
