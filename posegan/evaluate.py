@@ -29,7 +29,11 @@ so this equals comparing in crop pixels against head_size * image_size / crop_si
 headline numbers first; `null` where a value is undefined):
 
     h36m:         mpjpe, p_mpjpe, limbs{upper_arms, lower_arms, upper_legs, lower_legs, mean},
-                  mpjpe_by_action{...}, p_mpjpe_by_action{...}, joints{<16 joint names>}, samples
+                  mpjpe_by_action{...}, p_mpjpe_by_action{...}, joints{<16 joint names>}, samples,
+                  left_right{order_right, order_right_front, order_right_back, max_pair_correlation,
+                  pairs{<pair>{order_right, order_right_front, order_right_back,
+                  heatmap_correlation, samples}}} (shares in [0, 1], 4 decimals; see
+                  posegan.report.left_right.left_right_summary)
     mpii:         pckh{mean, Head, Shoulder, Elbow, Wrist, Hip, Knee, Ankle}, samples
     mpi_inf_3dhp: pck{total, <activities>}, auc{total, <activities>}, mpjpe, samples
     pretrained:   {h36m, mpii, mpi_inf_3dhp} as above (without h36m.joints), for the
@@ -61,6 +65,7 @@ from posegan.metrics import (auc3d_per_sample, group_mean, joint_errors, p_joint
                              pckh, per_joint, per_limb)
 from posegan.models import Generator
 from posegan.predict import predict
+from posegan.report.left_right import left_right_summary
 from posegan.skeleton import NUM_JOINTS, ROOT
 
 # Result key -> (dataset, split) of the prepared test file.
@@ -301,11 +306,13 @@ def evaluate_generator(generator: Generator, sets: Mapping[str, PoseDataset], in
         start = time.perf_counter()
         index = indices[key]
         pred = predict(generator, dataset, index, batch_size=settings.batch_size, device=device, amp=amp,
-                       workers=settings.workers)
+                       workers=settings.workers, with_pair_correlation=key == "h36m")
         labels = _select(dataset.labels, index)
         source = str(dataset.path)
         if key == "h36m":
             scores[key] = score_lab(pred["joints_3d"], labels, dataset.attrs["action_names"], source, with_joints)
+            scores[key]["left_right"] = left_right_summary(pred["joints_2d"], labels["joints_2d"],
+                                                           pred.pop("pair_correlation"))
         elif key == "mpii":
             scores[key] = score_wild(pred["joints_2d"], labels, dataset.image_size, settings.pckh_threshold, source)
         elif key == "mpi_inf_3dhp":
@@ -381,7 +388,8 @@ def evaluate_models(model_paths: Mapping[str, str | Path], prepared_dir: str | P
 def rounded(value: Any, digits: int = 2) -> Any:
     """`value` with every float rounded to `digits` and NaN/inf turned into None (valid JSON)."""
     if isinstance(value, Mapping):
-        return {str(k): rounded(v, digits) for k, v in value.items()}
+        # Left/right shares lie in [0, 1]: 4 decimals, so that 0.849 does not read as 0.85.
+        return {str(k): rounded(v, 4 if k == "left_right" else digits) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [rounded(v, digits) for v in value]
     if isinstance(value, (bool, np.bool_)):

@@ -10,6 +10,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from posegan.skeleton import FLIP_PAIRS
+
 
 def crop_to_heatmap(points: np.ndarray, stride: int) -> np.ndarray:
     """(..., 2) crop pixels -> heatmap pixels."""
@@ -139,3 +141,18 @@ def soft_argmax(heatmaps, window: int = 3):
     x = ((weights.sum(dim=-2) * cols).sum(dim=-1) + eps * peak_x) / total
     y = ((weights.sum(dim=-1) * rows).sum(dim=-1) + eps * peak_y) / total
     return torch.stack([x, y], dim=-1)
+
+
+def paired_channel_correlation(heatmaps: np.ndarray, pairs=FLIP_PAIRS) -> np.ndarray:
+    """Correlation of right and left heatmap channels.
+
+    heatmaps: (N, P, H, W). pairs: (right joint, left joint) indices.
+    Returns (N, len(pairs)): Pearson correlation over the H x W pixels (NaN for a flat map).
+    """
+    right = heatmaps[:, [r for r, _ in pairs]].reshape(len(heatmaps), len(pairs), -1).astype(np.float64)
+    left = heatmaps[:, [l for _, l in pairs]].reshape(len(heatmaps), len(pairs), -1).astype(np.float64)
+    right = right - right.mean(-1, keepdims=True)
+    left = left - left.mean(-1, keepdims=True)
+    denominator = np.sqrt((right ** 2).sum(-1) * (left ** 2).sum(-1))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return (right * left).sum(-1) / denominator

@@ -1,41 +1,61 @@
 """The paper's losses: L_pose (Eq. 2), L_D (Eq. 3) and L_G (Eq. 5).
 
 Reduction. The paper writes every loss as a sum over the samples of the minibatch (and over
-joints and heatmap pixels). Two reductions are offered, with the same meaning everywhere:
+joints and heatmap pixels), but its lambda = 1e-4 (Eq. 5) and its learning rates were tuned
+in code of the backbone's lineage (Zhou et al.'s pytorch-pose-hg-3d, branch hg3d, and
+bearpaw/pytorch-pose), where the sums are means. Three reductions are offered, with the same
+meaning in every function here:
 
-- "sum": the paper's sums, literally;
-- "batch_mean" (default): those sums divided by the number of samples they run over, i.e.
-  the per-sample sum (over stacks, joints and pixels) averaged over the batch.
+- "backbone" (default): the reduction of that code, so that lambda = 1e-4 means what it
+  meant there:
+    heatmap term = for each stack, the mean squared error over all B x P x H x W heatmap
+      elements (PyTorch's default `MSELoss`; unannotated joints count as zero error),
+      summed over the stacks;
+    depth term = depth_weight x the mean, over the annotated joints of the 3D samples, of
+      the squared depth error in normalised units depth_px / (W / 2), W the heatmap side
+      (about [-1, 1] on the heatmap grid; the code's `regWeight`, 0.1 in its recipe);
+    classification terms = binary cross entropy averaged over the samples.
+- "batch_mean": the paper's per-sample sums (over stacks, joints and pixels) averaged over
+  the batch; the depth term in heatmap pixels, unweighted.
+- "sum": the paper's sums, literally.
 
-Lambda (Eq. 5, paper: 1e-4). With the generator's pose loss and adversarial loss computed
-on the same B samples,
-
-    L_G(sum)  = lambda * sum_n L_cls(n) + sum_n L_pose(n)
-    L_G(batch_mean) = L_G(sum) / B = lambda * mean_n L_cls(n) + mean_n L_pose(n)
-
-so both terms are divided by the same B and the paper's lambda = 1e-4 keeps its meaning
-unchanged in "batch_mean": the gradient has the same direction and is B times smaller
-(Adam is invariant to that scale; with SGD multiply the learning rate by B to match).
-For comparison: with PyTorch's default element-mean MSE (mean over B * P * H * W heatmap
-pixels, as in most hourglass code) the pose term would be P * H * W = 16 * 64 * 64 = 65536
-times smaller than per-sample sums at the paper's size, and lambda would have to shrink to
-1e-4 / 65536 ~ 1.5e-9 to give the same balance. That is why this module never averages
-over pixels or joints. Because the Gaussian targets have sigma 1 heatmap pixel, the
-per-sample heatmap sum does not depend on the heatmap size, so lambda also carries over
-to the smaller CPU configurations (the depth term, in heatmap pixels, scales with the
-heatmap side: at 32 px maps it is a quarter of its value at 64 px).
+The balance of Eq. 5. With "backbone" at the paper's size (2 stacks of 16 x 64 x 64 maps)
+the pose term is the "batch_mean" one divided by P x H x W = 65536 (16384 at the CPU
+default's 32 x 32 maps), while L_adv stays a per-sample mean: lambda x L_adv is then of the
+order of a tenth of L_pose when the discriminator wins, instead of 1e-5 of it under the
+literal sums. "batch_mean" and "sum" give the same balance (both terms are divided by the
+same B), so lambda has the same meaning in those two.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import NamedTuple
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-REDUCTIONS = ("batch_mean", "sum")
+REDUCTIONS = ("backbone", "batch_mean", "sum")
+
+
+@dataclass(frozen=True)
+class LossSettings:
+    """How the training losses are reduced (see the module docstring).
+
+    reduction: "backbone" | "batch_mean" | "sum". depth_weight: the depth term's weight under
+    "backbone" (Zhou et al.'s regWeight); the other reductions are the paper's unweighted Eq. 2.
+    """
+
+    reduction: str = "backbone"
+    depth_weight: float = 0.1
+
+    def __post_init__(self):
+        if self.reduction not in REDUCTIONS:
+            raise ValueError(f"loss.reduction must be one of {', '.join(REDUCTIONS)}, got {self.reduction!r}")
+        if not self.depth_weight >= 0:
+            raise ValueError(f"loss.depth_weight must be a non-negative number, got {self.depth_weight!r}")
 
 
 class PoseLoss(NamedTuple):
@@ -49,7 +69,7 @@ class PoseLoss(NamedTuple):
 def _reduce(per_sample_sum: Tensor, count: int, reduction: str) -> Tensor:
     if reduction == "sum":
         return per_sample_sum
-    if reduction == "batch_mean":
+    if reduction in ("batch_mean", "backbone"):
         return per_sample_sum / max(count, 1)
     raise ValueError(f"reduction must be one of {REDUCTIONS}, got {reduction!r}")
 
@@ -57,7 +77,7 @@ def _reduce(per_sample_sum: Tensor, count: int, reduction: str) -> Tensor:
 def pose_loss(pred_heatmaps: Sequence[Tensor] | Tensor, pred_depth: Tensor | None,
               target_heatmaps: Tensor, target_depth: Tensor | None = None,
               joint_mask: Tensor | None = None, has_3d: Tensor | None = None,
-              reduction: str = "batch_mean") -> PoseLoss:
+              reduction: str = "backbone", depth_weight: float = 0.1) -> PoseLoss:
     """Eq. 2: squared heatmap error of every sample and stack + squared depth error of 3D samples.
 
     pred_heatmaps: one (B, P, H, W) tensor or a list of them, one per stack; every stack is
@@ -70,10 +90,15 @@ def pose_loss(pred_heatmaps: Sequence[Tensor] | Tensor, pred_depth: Tensor | Non
     has_3d: (B,) bool, True for samples with 3D labels (N_3D); None: derived from whether
         target_depth is finite for the joint. The depth term counts a joint only where
         has_3d, joint_mask and a finite target all hold.
-    reduction: "batch_mean" (sums / B, B = all samples, 2D and 3D alike, so the two terms
-        keep the proportions of Eq. 2) or "sum" (the paper's literal sums).
+    reduction: "backbone" (element means, depth normalised by half the heatmap side and
+        weighted by depth_weight; see the module docstring), "batch_mean" (sums / B, B = all
+        samples, 2D and 3D alike, so the two terms keep the proportions of Eq. 2) or "sum"
+        (the paper's literal sums).
+    depth_weight: the depth term's weight under "backbone" (ignored otherwise).
     Returns PoseLoss(total, heatmap, depth), scalars, computed in float32.
     """
+    if reduction not in REDUCTIONS:
+        raise ValueError(f"reduction must be one of {REDUCTIONS}, got {reduction!r}")
     if isinstance(pred_heatmaps, Tensor):
         pred_heatmaps = [pred_heatmaps]
     if len(pred_heatmaps) == 0:
@@ -106,8 +131,14 @@ def pose_loss(pred_heatmaps: Sequence[Tensor] | Tensor, pred_depth: Tensor | Non
         # where(), not multiplication, so NaN targets give neither NaN values nor NaN gradients.
         error = torch.where(valid, pred_depth.float() - torch.where(valid, target_depth, 0.0), 0.0)
         depth = (error.square() * mask).sum()
+        if reduction == "backbone":
+            half_side = target_heatmaps.shape[-1] / 2.0
+            depth = depth_weight * depth / (half_side ** 2) / valid.sum().clamp(min=1)
 
-    heatmap, depth = _reduce(heatmap, b, reduction), _reduce(depth, b, reduction)
+    if reduction == "backbone":
+        heatmap = heatmap / target_heatmaps.numel()     # mean over B x P x H x W, per stack
+    else:
+        heatmap, depth = _reduce(heatmap, b, reduction), _reduce(depth, b, reduction)
     return PoseLoss(heatmap + depth, heatmap, depth)
 
 
@@ -117,32 +148,37 @@ def _bce(logits: Tensor, label: float) -> Tensor:
     return F.binary_cross_entropy_with_logits(logits, torch.full_like(logits, label), reduction="none")
 
 
-def discriminator_loss(real_logits: Tensor, fake_logits: Tensor, reduction: str = "batch_mean") -> Tensor:
+def discriminator_loss(real_logits: Tensor, fake_logits: Tensor, reduction: str = "backbone") -> Tensor:
     """Eq. 3: real (ground-truth 3D) samples labelled 1, generated samples labelled 0.
 
     real_logits: (N_real,), fake_logits: (N_fake,) raw logits (D's score is their sigmoid).
     "sum": sum_real L_cls(., 1) + sum_fake L_cls(., 0);
-    "batch_mean": mean over the real ones + mean over the fake ones (= the sum / n when
-    both halves hold n samples, the paper's half-real, half-fake minibatch).
+    "batch_mean" and "backbone": mean over the real ones + mean over the fake ones (= the sum / n
+    when both halves hold n samples, the paper's half-real, half-fake minibatch).
     """
     real, fake = _bce(real_logits, 1.0), _bce(fake_logits, 0.0)
     return _reduce(real.sum(), real.numel(), reduction) + _reduce(fake.sum(), fake.numel(), reduction)
 
 
-def adversarial_loss(fake_logits: Tensor, reduction: str = "batch_mean") -> Tensor:
-    """Eq. 4: sum_n L_cls(D(I_n, E(G(I_n))), 1) over generated samples (mean for "batch_mean")."""
+def adversarial_loss(fake_logits: Tensor, reduction: str = "backbone") -> Tensor:
+    """Eq. 4: sum_n L_cls(D(I_n, E(G(I_n))), 1) over generated samples (the mean unless "sum")."""
     fake = _bce(fake_logits, 1.0)
     return _reduce(fake.sum(), fake.numel(), reduction)
 
 
 def generator_loss(fake_logits: Tensor, pose_loss: Tensor | PoseLoss, lam: float = 1e-4,
-                   reduction: str = "batch_mean") -> Tensor:
+                   reduction: str = "backbone") -> Tensor:
     """Eq. 5: L_G = lam * L_adv + L_pose.
 
     fake_logits: (B,) D's logits on the generator's predictions for the same B samples the
     pose loss was computed on. pose_loss: `pose_loss(...)` (or its .total) with the SAME
-    reduction. lam: the paper's lambda (1e-4); see the module docstring for why it needs no
-    rescaling under "batch_mean".
+    reduction. lam: the paper's lambda (1e-4 under "backbone"; see the module docstring).
     """
     total = pose_loss.total if isinstance(pose_loss, PoseLoss) else pose_loss
     return lam * adversarial_loss(fake_logits, reduction) + total
+
+
+def adversarial_share(lam: float, adv_loss: Tensor | float, pose_loss_total: Tensor | float) -> float:
+    """lambda x L_adv / L_pose: how much of the generator's loss is adversarial (0 when L_pose is 0)."""
+    pose = float(pose_loss_total)
+    return lam * float(adv_loss) / pose if pose > 0 else 0.0

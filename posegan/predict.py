@@ -8,14 +8,15 @@ import torch
 from posegan.camera import pose_from_prediction
 from posegan.data.dataset import PoseDataset
 from posegan.device import autocast
-from posegan.heatmaps import decode_heatmaps, heatmap_to_crop
+from posegan.heatmaps import decode_heatmaps, heatmap_to_crop, paired_channel_correlation
 from posegan.models import Generator, normalize_images
 
 
 @torch.no_grad()
 def predict(generator: Generator, dataset: PoseDataset, indices: np.ndarray | None = None,
             batch_size: int = 32, device: torch.device | str = "cpu", amp: bool = False,
-            workers: int = 0, with_heatmaps: bool = False) -> dict[str, np.ndarray]:
+            workers: int = 0, with_heatmaps: bool = False,
+            with_pair_correlation: bool = False) -> dict[str, np.ndarray]:
     """Predictions for the samples `indices` (default: all) of `dataset`, without augmentation.
 
     Returns a dict of NumPy arrays (n = number of samples):
@@ -26,13 +27,15 @@ def predict(generator: Generator, dataset: PoseDataset, indices: np.ndarray | No
       ground-truth root depth (Protocol #1 aligns the root; NaN where the file has no camera)
     - confidence: (n, P) heatmap maxima
     - heatmaps: (n, P, H, W) the last stack's heatmaps, only when `with_heatmaps`
+    - pair_correlation: (n, 6) correlation of each right/left pair of last-stack heatmap
+      channels (`posegan.heatmaps.paired_channel_correlation`), only when `with_pair_correlation`
     """
     indices = np.arange(len(dataset)) if indices is None else np.asarray(indices)
     loader = torch.utils.data.DataLoader(torch.utils.data.Subset(dataset, indices.tolist()),
                                          batch_size=batch_size, shuffle=False, num_workers=workers)
     was_training = generator.training
     generator.eval()
-    coords, depths, confidences, maps = [], [], [], []
+    coords, depths, confidences, maps, correlations = [], [], [], [], []
     for batch in loader:
         with autocast(device, amp):
             out = generator(normalize_images(batch["image"], device))
@@ -40,6 +43,8 @@ def predict(generator: Generator, dataset: PoseDataset, indices: np.ndarray | No
         xy, maxvals = decode_heatmaps(heatmaps)
         if with_heatmaps:
             maps.append(heatmaps.cpu().numpy())
+        if with_pair_correlation:
+            correlations.append(paired_channel_correlation(heatmaps.cpu().numpy()))
         coords.append(xy.cpu().numpy())
         depths.append(out.depth.float().cpu().numpy())
         confidences.append(maxvals.cpu().numpy())
@@ -53,4 +58,6 @@ def predict(generator: Generator, dataset: PoseDataset, indices: np.ndarray | No
               "joints_3d": joints_3d.astype(np.float32), "confidence": np.concatenate(confidences)}
     if with_heatmaps:
         result["heatmaps"] = np.concatenate(maps)
+    if with_pair_correlation:
+        result["pair_correlation"] = np.concatenate(correlations)
     return result

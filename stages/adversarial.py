@@ -46,7 +46,8 @@ def main(params_path: str, progress: bool) -> None:
             raise ParamsError(f"params.yaml: adversarial.{key} must be a non-negative number, got {options[key]!r}")
     fingerprint = run_fingerprint(ctx, {"discriminator": disc if options["enabled"] else None})
     metrics = adversarial(ctx["settings"], ctx["model"], disc, options, ctx["prepared_dir"], ctx["stride"],
-                          ctx["seed"], INITS[init], StageOutputs.for_stage("adversarial"), fingerprint, progress)
+                          ctx["seed"], INITS[init], StageOutputs.for_stage("adversarial"), fingerprint, progress,
+                          loss=ctx["loss"])
     click.echo(f"adversarial: {metrics}")
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import click
 
 from posegan.data.schema import SchemaError, prepared_path
+from posegan.losses import LossSettings
 from posegan.params import ParamsError, get
 from posegan.train.checkpoint import NonFiniteError, fingerprint
 from posegan.train.common import LoopSettings
@@ -57,14 +58,31 @@ def training_context(params: dict, stage: str, extra_inputs: list[Path], **own_d
     prepared_dir = get(params, "data.prepared_dir", str)
     stride = get(params, "data.heatmap_stride", int, positive=True)
     seed = get(params, "seed", int)
+    loss = loss_settings(params)
     inputs = [prepared_path(prepared_dir, *name) for name in TRAINING_INPUTS] + list(extra_inputs)
     for path in inputs:
         if not Path(path).exists():
             raise FileNotFoundError(f"{path}: input of stage {stage} not found (run the earlier stages: dvc repro)")
     return {"settings": settings, "options": options, "model": model, "prepared_dir": prepared_dir,
-            "stride": stride, "seed": seed, "inputs": inputs,
+            "stride": stride, "seed": seed, "inputs": inputs, "loss": loss,
             "fingerprint_params": {"stage": stage, stage: section, "model": architecture(model),
-                                   "heatmap_stride": stride, "seed": seed}}
+                                   "heatmap_stride": stride, "seed": seed,
+                                   "loss": {"reduction": loss.reduction, "depth_weight": loss.depth_weight}}}
+
+
+def loss_settings(params: dict) -> LossSettings:
+    """The `loss` section (reduction of Eq. 2-5 and the depth term's weight), checked."""
+    section = get(params, "loss", dict)
+    unknown = set(section) - {"reduction", "depth_weight"}
+    if unknown:
+        raise ParamsError(f"params.yaml: unknown key(s) {', '.join('loss.' + k for k in sorted(unknown))}; "
+                          f"expected loss.reduction, loss.depth_weight")
+    reduction = get(params, "loss.reduction", str)
+    depth_weight = get(params, "loss.depth_weight", (int, float))
+    try:
+        return LossSettings(reduction, float(depth_weight))
+    except ValueError as err:
+        raise ParamsError(f"params.yaml: {err}") from err
 
 
 def run_fingerprint(context: dict, extra: dict | None = None) -> str:

@@ -23,7 +23,7 @@ from stages.common import clear_errors, run_fingerprint, training_context
 def main(params_path: str, progress: bool) -> None:
     ctx = training_context(load_params(params_path), "pretrain_2d", [])
     metrics = pretrain_2d(ctx["settings"], ctx["model"], ctx["prepared_dir"], ctx["stride"], ctx["seed"],
-                          StageOutputs.for_stage("pretrain_2d"), run_fingerprint(ctx), progress)
+                          StageOutputs.for_stage("pretrain_2d"), run_fingerprint(ctx), progress, loss=ctx["loss"])
     click.echo(f"pretrain_2d: {metrics}")
 
 

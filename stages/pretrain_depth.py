@@ -27,7 +27,7 @@ INIT = Path("models/pretrain_2d.pt")
 def main(params_path: str, progress: bool) -> None:
     ctx = training_context(load_params(params_path), "pretrain_depth", [INIT])
     metrics = pretrain_depth(ctx["settings"], ctx["model"], ctx["prepared_dir"], ctx["stride"], ctx["seed"],
-                             INIT, StageOutputs.for_stage("pretrain_depth"), run_fingerprint(ctx), progress)
+                             INIT, StageOutputs.for_stage("pretrain_depth"), run_fingerprint(ctx), progress, loss=ctx["loss"])
     click.echo(f"pretrain_depth: {metrics}")
 
 

@@ -199,6 +199,11 @@ def test_evaluate_models_and_outputs(run_dir, tmp_path):
     assert metrics["pretrained"]["h36m"]["mpjpe"] != metrics["h36m"]["mpjpe"]     # two different networks
     assert list(metrics["mean_pose"]) == ["h36m", "mpi_inf_3dhp"]
     assert "joints" in metrics["h36m"] and "joints" not in metrics["pretrained"]["h36m"]
+    for scores in (metrics["h36m"], metrics["pretrained"]["h36m"]):     # final and pretrained
+        lr = scores["left_right"]
+        assert {"order_right", "order_right_front", "order_right_back", "max_pair_correlation", "pairs"} <= set(lr)
+        assert len(lr["pairs"]) == 6 and -1.0 <= lr["max_pair_correlation"] <= 1.0
+        assert all(0.0 <= p["order_right"] <= 1.0 for p in lr["pairs"].values() if np.isfinite(p["order_right"]))
 
     # the mean-pose floor, recomputed directly
     train, _ = read_prepared(prepared_path(run_dir / "data/prepared", "h36m", "train"))

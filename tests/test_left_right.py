@@ -11,7 +11,8 @@ import torch
 from fakes import write_fake_prepared
 from posegan.models import Generator
 from posegan.train.common import model_payload
-from posegan.report.left_right import left_right_order, paired_channel_correlation, seen_from_front
+from posegan.report.left_right import (left_right_order, left_right_summary, paired_channel_correlation,
+                                       seen_from_front)
 from posegan.skeleton import FLIP_PAIRS, FLIP_PERMUTATION, JOINT_NAMES
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -37,6 +38,23 @@ def _people(front: bool, n: int = 4) -> np.ndarray:
     for r, l in FLIP_PAIRS:
         joints[:, r, 0], joints[:, l, 0] = (10.0, 30.0) if front else (30.0, 10.0)
     return joints
+
+
+def test_left_right_summary_pools_the_pairs_by_hand():
+    true = np.concatenate([_people(True), _people(False)])        # 4 front, 4 back views
+    side_rule = np.concatenate([_people(True), _people(True)])      # right in front, wrong in back
+    pred = side_rule.copy()
+    pred[0, J["l_wrist"], 0] = 5.0                                  # one front wrist pair now wrong
+    corr = np.tile(np.linspace(0.1, 0.6, 6), (8, 1))
+    corr[:4, 5] = 0.9                                               # median of column 5: (0.6 + 0.9) / 2
+    summary = left_right_summary(pred, true, corr)
+    # 8 samples x 6 pairs = 48 counted; 24 front of which 23 right, 24 back all wrong.
+    assert summary["order_right"] == 23 / 48
+    assert summary["order_right_front"] == 23 / 24 and summary["order_right_back"] == 0.0
+    assert summary["max_pair_correlation"] == np.float64(0.75)
+    wrists = summary["pairs"]["wrists"]
+    assert wrists["order_right_front"] == 3 / 4 and wrists["samples"] == 8
+    assert set(summary["pairs"]) == {"ankles", "knees", "hips", "wrists", "elbows", "shoulders"}
 
 
 def test_front_and_back_and_the_order_shares():

@@ -3,8 +3,8 @@ import math
 import pytest
 import torch
 
-from posegan.losses import (PoseLoss, adversarial_loss, discriminator_loss, generator_loss,
-                            pose_loss)
+from posegan.losses import (LossSettings, PoseLoss, adversarial_loss, adversarial_share, discriminator_loss,
+                            generator_loss, pose_loss)
 
 
 def hand_case():
@@ -32,15 +32,60 @@ def test_pose_loss_hand_values():
     # Depth: only sample 0 has 3D: (1 - 0)^2 + (2 - 4)^2 = 5.
     assert loss.depth.item() == pytest.approx(5.0)
     assert loss.total.item() == pytest.approx(12.0)
-    mean = pose_loss(heatmaps, pred_depth, target, target_depth, joint_mask, has_3d)
+    mean = pose_loss(heatmaps, pred_depth, target, target_depth, joint_mask, has_3d, reduction="batch_mean")
     # batch_mean divides both terms by all B = 2 samples, 3D or not.
     assert (mean.heatmap.item(), mean.depth.item(), mean.total.item()) == pytest.approx((3.5, 2.5, 6.0))
+
+
+def test_pose_loss_backbone_reduction_hand_values():
+    """The backbone's code: element-mean MSE per stack, summed; depth / (W/2), mean over 3D joints, x weight."""
+    heatmaps, pred_depth, target, target_depth, joint_mask, has_3d = hand_case()
+    loss = pose_loss(heatmaps, pred_depth, target, target_depth, joint_mask, has_3d)   # the default
+    # B x P x H x W = 16 elements per stack: stack 1 errs 3 (annotated maps), stack 2 errs 4.
+    assert loss.heatmap.item() == pytest.approx(3 / 16 + 4 / 16)
+    # W = 2, so depths are divided by 1; sample 0's two joints: (1 + 4) / 2 joints x 0.1.
+    assert loss.depth.item() == pytest.approx(0.1 * 5 / 2)
+    assert loss.total.item() == pytest.approx(7 / 16 + 0.25)
+    weighted = pose_loss(heatmaps, pred_depth, target, target_depth, joint_mask, has_3d, depth_weight=1.0)
+    assert weighted.depth.item() == pytest.approx(2.5)
+    # 4 x 4 maps: W / 2 = 2, so a depth error of 2 heatmap pixels is 1 normalised unit.
+    depth = pose_loss(torch.zeros(1, 1, 4, 4), torch.tensor([[2.0]]), torch.zeros(1, 1, 4, 4),
+                      torch.tensor([[0.0]]), depth_weight=1.0)
+    assert depth.depth.item() == pytest.approx(1.0) and depth.heatmap.item() == 0.0
+    # No 3D sample at all: no depth term, no NaN.
+    none = pose_loss(heatmaps, pred_depth, target, target_depth, joint_mask, torch.tensor([False, False]))
+    assert none.depth.item() == 0.0
+
+
+def test_loss_settings_are_checked():
+    assert LossSettings() == LossSettings("backbone", 0.1)
+    with pytest.raises(ValueError, match="loss.reduction"):
+        LossSettings("mean")
+    with pytest.raises(ValueError, match="loss.depth_weight"):
+        LossSettings("backbone", -1.0)
+
+
+def test_lambda_balance_hand_case():
+    """lambda x L_adv against L_pose on a case worked by hand, in the backbone's units."""
+    pred = torch.zeros(1, 1, 4, 4)
+    target = torch.zeros(1, 1, 4, 4)
+    target[0, 0, 1, 2] = 1.0                                   # one missed peak: 1 / 16 elements
+    loss = pose_loss([pred], torch.tensor([[2.0]]), target, torch.tensor([[0.0]]))
+    assert loss.total.item() == pytest.approx(1 / 16 + 0.1 * 1.0)   # 0.1625
+    fake = torch.zeros(1)                                      # D undecided: L_adv = log 2
+    total = generator_loss(fake, loss, lam=1e-4)
+    assert total.item() == pytest.approx(1e-4 * math.log(2) + 0.1625, rel=1e-6)
+    assert adversarial_share(1e-4, adversarial_loss(fake), loss.total) == pytest.approx(1e-4 * math.log(2) / 0.1625)
+    # The same case under the literal sums: L_pose = 1 + 4 = 5, so lambda weighs 30 times less.
+    summed = pose_loss([pred], torch.tensor([[2.0]]), target, torch.tensor([[0.0]]), reduction="sum")
+    assert summed.total.item() == pytest.approx(5.0)
+    assert adversarial_share(1.0, 2.0, 0.0) == 0.0
 
 
 def test_pose_loss_masks_and_nan_targets_give_finite_gradients():
     heatmaps, pred_depth, target, target_depth, joint_mask, has_3d = hand_case()
     pred_depth.requires_grad_(True)
-    loss = pose_loss(heatmaps, pred_depth, target, target_depth, joint_mask, has_3d)
+    loss = pose_loss(heatmaps, pred_depth, target, target_depth, joint_mask, has_3d, reduction="batch_mean")
     loss.total.backward()
     assert torch.isfinite(pred_depth.grad).all()
     # d/dz of (z - t)^2 / B: 2 * (1 - 0) / 2 = 1 and 2 * (2 - 4) / 2 = -2; sample 1 gets nothing.
@@ -107,5 +152,6 @@ def test_batch_mean_keeps_the_papers_lambda():
     fake_logits = torch.randn(b, generator=gen)
     summed = generator_loss(fake_logits, pose_loss(heatmaps, depth, target, target_depth, reduction="sum"),
                             1e-4, reduction="sum")
-    mean = generator_loss(fake_logits, pose_loss(heatmaps, depth, target, target_depth), 1e-4)
+    mean = generator_loss(fake_logits, pose_loss(heatmaps, depth, target, target_depth, reduction="batch_mean"), 1e-4,
+                          reduction="batch_mean")
     assert mean.item() == pytest.approx(summed.item() / b, rel=1e-6)

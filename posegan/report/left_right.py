@@ -22,22 +22,8 @@ import pandas as pd
 from posegan.data.dataset import PoseDataset
 from posegan.models import Generator
 from posegan.predict import predict
+from posegan.heatmaps import paired_channel_correlation
 from posegan.skeleton import FLIP_PAIRS, JOINT_NAMES
-
-
-def paired_channel_correlation(heatmaps: np.ndarray, pairs=FLIP_PAIRS) -> np.ndarray:
-    """Correlation of right and left heatmap channels.
-
-    heatmaps: (N, P, H, W). pairs: (right joint, left joint) indices.
-    Returns (N, len(pairs)): Pearson correlation over the H x W pixels (NaN for a flat map).
-    """
-    right = heatmaps[:, [r for r, _ in pairs]].reshape(len(heatmaps), len(pairs), -1).astype(np.float64)
-    left = heatmaps[:, [l for _, l in pairs]].reshape(len(heatmaps), len(pairs), -1).astype(np.float64)
-    right = right - right.mean(-1, keepdims=True)
-    left = left - left.mean(-1, keepdims=True)
-    denominator = np.sqrt((right ** 2).sum(-1) * (left ** 2).sum(-1))
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return (right * left).sum(-1) / denominator
 
 
 def seen_from_front(joints_2d: np.ndarray) -> np.ndarray:
@@ -52,6 +38,15 @@ def seen_from_front(joints_2d: np.ndarray) -> np.ndarray:
     return (x[:, l_hip] - x[:, r_hip] + x[:, l_shoulder] - x[:, r_shoulder]) > 0
 
 
+def _pair_orders(pred_2d: np.ndarray, true_2d: np.ndarray, pairs, min_separation: float):
+    """(pred_dx, right_order, counted), each (N, pairs), and front (N,) for the pairs' x order."""
+    right, left = [r for r, _ in pairs], [l for _, l in pairs]
+    true_dx = true_2d[:, left, 0] - true_2d[:, right, 0]
+    pred_dx = pred_2d[:, left, 0] - pred_2d[:, right, 0]
+    counted = np.abs(true_dx) > min_separation
+    return pred_dx, np.sign(pred_dx) == np.sign(true_dx), counted, seen_from_front(true_2d)
+
+
 def left_right_order(pred_2d: np.ndarray, true_2d: np.ndarray, pairs=FLIP_PAIRS,
                      min_separation: float = 8.0, collapse_distance: float = 3.0) -> pd.DataFrame:
     """Per left/right pair: how often the predicted x order of the two joints is the true one.
@@ -61,22 +56,52 @@ def left_right_order(pred_2d: np.ndarray, true_2d: np.ndarray, pairs=FLIP_PAIRS,
     `collapse_distance` px apart in x. Returns one row per pair with columns pair, samples,
     order_right, collapsed, order_right_front, order_right_back (shares in 0..1).
     """
-    front = seen_from_front(true_2d)
+    pred_dx, right_order, counted, front = _pair_orders(pred_2d, true_2d, pairs, min_separation)
     rows = []
-    for r, l in pairs:
-        true_dx = true_2d[:, l, 0] - true_2d[:, r, 0]
-        pred_dx = pred_2d[:, l, 0] - pred_2d[:, r, 0]
-        counted = np.abs(true_dx) > min_separation
-        right_order = np.sign(pred_dx) == np.sign(true_dx)
+    for k, (_, l) in enumerate(pairs):
         rows.append({
-            "pair": JOINT_NAMES[l].split("_", 1)[1] + "s",
-            "samples": int(counted.sum()),
-            "order_right": _share(right_order, counted),
-            "collapsed": _share(np.abs(pred_dx) < collapse_distance, counted),
-            "order_right_front": _share(right_order, counted & front),
-            "order_right_back": _share(right_order, counted & ~front),
+            "pair": pair_name(l),
+            "samples": int(counted[:, k].sum()),
+            "order_right": _share(right_order[:, k], counted[:, k]),
+            "collapsed": _share(np.abs(pred_dx[:, k]) < collapse_distance, counted[:, k]),
+            "order_right_front": _share(right_order[:, k], counted[:, k] & front),
+            "order_right_back": _share(right_order[:, k], counted[:, k] & ~front),
         })
     return pd.DataFrame(rows)
+
+
+def pair_name(left_joint: int) -> str:
+    """"l_wrist" -> "wrists": the name of a left/right pair."""
+    return JOINT_NAMES[left_joint].split("_", 1)[1] + "s"
+
+
+def left_right_summary(pred_2d: np.ndarray, true_2d: np.ndarray, correlation: np.ndarray, pairs=FLIP_PAIRS,
+                       min_separation: float = 8.0) -> dict:
+    """The evaluate stage's left/right figures: all six pairs pooled, and per pair.
+
+    pred_2d, true_2d: (N, P, 2) crop pixels; correlation: (N, pairs) paired-channel
+    correlations (`paired_channel_correlation`). Returns {order_right, order_right_front,
+    order_right_back (shares in [0, 1] over every counted (sample, pair)), max_pair_correlation
+    (the largest of the pairs' median correlations), pairs: {name: {order_right,
+    order_right_front, order_right_back, heatmap_correlation, samples}}}.
+    """
+    _, right_order, counted, front = _pair_orders(pred_2d, true_2d, pairs, min_separation)
+    front = np.broadcast_to(front[:, None], counted.shape)
+    medians = np.nanmedian(correlation, axis=0) if len(correlation) else np.full(len(pairs), np.nan)
+    per_pair = {}
+    for k, (_, l) in enumerate(pairs):
+        per_pair[pair_name(l)] = {
+            "order_right": _share(right_order[:, k], counted[:, k]),
+            "order_right_front": _share(right_order[:, k], counted[:, k] & front[:, k]),
+            "order_right_back": _share(right_order[:, k], counted[:, k] & ~front[:, k]),
+            "heatmap_correlation": float(medians[k]),
+            "samples": int(counted[:, k].sum()),
+        }
+    return {"order_right": _share(right_order, counted),
+            "order_right_front": _share(right_order, counted & front),
+            "order_right_back": _share(right_order, counted & ~front),
+            "max_pair_correlation": float(np.nanmax(medians)) if np.isfinite(medians).any() else float("nan"),
+            "pairs": per_pair}
 
 
 def _share(hits: np.ndarray, counted: np.ndarray) -> float:
@@ -85,7 +110,7 @@ def _share(hits: np.ndarray, counted: np.ndarray) -> float:
 
 def left_right_report(generator: Generator, dataset: PoseDataset, indices: np.ndarray) -> pd.DataFrame:
     """`left_right_order` of the generator on `indices`, with the median paired-channel correlation."""
-    predicted = predict(generator, dataset, indices, with_heatmaps=True)
+    predicted = predict(generator, dataset, indices, with_pair_correlation=True)
     table = left_right_order(predicted["joints_2d"], dataset.labels["joints_2d"][indices])
-    table.insert(2, "heatmap_correlation", np.nanmedian(paired_channel_correlation(predicted["heatmaps"]), axis=0))
+    table.insert(2, "heatmap_correlation", np.nanmedian(predicted["pair_correlation"], axis=0))
     return table

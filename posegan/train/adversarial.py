@@ -24,7 +24,8 @@ from typing import Any
 import torch
 
 from posegan.device import autocast
-from posegan.losses import adversarial_loss, discriminator_loss, generator_loss, pose_loss
+from posegan.losses import (LossSettings, adversarial_loss, adversarial_share, discriminator_loss, generator_loss,
+                            pose_loss)
 from posegan.models import Generator, MultiSourceDiscriminator, normalize_images
 from posegan.train.common import (LoopSettings, StageOutputs, concat_batches, learning_rate,
                                   load_generator_weights, mixed_batches, model_payload, new_scaler,
@@ -46,7 +47,7 @@ def fake_selection(n_lab: int, n_wild: int, n_real: int) -> torch.Tensor:
 def adversarial(settings: LoopSettings, model_params: dict[str, Any], disc_params: dict[str, Any],
                 options: dict[str, Any], prepared_dir: str | Path, stride: int, seed: int,
                 init_path: str | Path, outputs: StageOutputs, fingerprint: str,
-                progress: bool = True) -> dict[str, Any]:
+                progress: bool = True, loss: LossSettings = LossSettings()) -> dict[str, Any]:
     """Adversarial training from `init_path`.
 
     options: the stage's own params: enabled (bool), init ("pretrain_depth" | "pretrain_2d";
@@ -104,7 +105,7 @@ def adversarial(settings: LoopSettings, model_params: dict[str, Any], disc_param
                 with autocast(run.device, run.amp):
                     real_logits = d_net(images[real], batch["heatmaps"][real], batch["depth"][real])
                     fake_logits = d_net(images[fakes], fake_heatmaps.float(), fake_depth.float())
-                d_loss = discriminator_loss(real_logits, fake_logits)
+                d_loss = discriminator_loss(real_logits, fake_logits, loss.reduction)
                 session.check_finite(iteration, d_loss=d_loss)
                 optimizer_step(d_opt, d_scaler, d_loss)
             logs.update(d_loss=d_loss.item(),
@@ -113,15 +114,17 @@ def adversarial(settings: LoopSettings, model_params: dict[str, Any], disc_param
 
         # 2. Generator: Eq. 5 on every sample of both domains; D is not stepped.
         p_loss = pose_loss(out.heatmaps, out.depth, batch["heatmaps"], batch["depth"],
-                           joint_mask=batch["annotated"], has_3d=batch["has_3d"])
+                           joint_mask=batch["annotated"], has_3d=batch["has_3d"], reduction=loss.reduction,
+                           depth_weight=loss.depth_weight)
         if enabled:
             # The plain module, not its DDP wrapper: D is not updated here, so nothing to sync.
             discriminator.requires_grad_(False)
             with autocast(run.device, run.amp):
                 g_logits = discriminator(images, out.heatmaps[-1].float(), out.depth.float())
-            g_loss = generator_loss(g_logits, p_loss, lam)
+            g_loss = generator_loss(g_logits, p_loss, lam, loss.reduction)
             discriminator.requires_grad_(True)
-            logs["g_adv"] = adversarial_loss(g_logits.detach()).item()
+            logs["g_adv"] = adversarial_loss(g_logits.detach(), loss.reduction).item()
+            logs["adv_share"] = adversarial_share(lam, logs["g_adv"], p_loss.total.detach())
         else:
             g_loss = p_loss.total
         session.check_finite(iteration, g_loss=g_loss)

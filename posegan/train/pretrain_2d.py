@@ -14,7 +14,7 @@ from typing import Any
 import torch
 
 from posegan.device import autocast
-from posegan.losses import pose_loss
+from posegan.losses import LossSettings, pose_loss
 from posegan.models import Generator, normalize_images
 from posegan.train.common import (LoopSettings, StageOutputs, concat_batches, learning_rate, mixed_batches,
                                   model_payload, new_scaler, optimizer_step, set_learning_rate, start_stage)
@@ -22,7 +22,8 @@ from posegan.train.runtime import shutdown_distributed
 
 
 def pretrain_2d(settings: LoopSettings, model_params: dict[str, Any], prepared_dir: str | Path, stride: int,
-                seed: int, outputs: StageOutputs, fingerprint: str, progress: bool = True) -> dict[str, Any]:
+                seed: int, outputs: StageOutputs, fingerprint: str, progress: bool = True,
+                loss: LossSettings = LossSettings()) -> dict[str, Any]:
     """Train the 2D module; write models/pretrain_2d.pt and the stage's metrics. Returns the metrics."""
     run = start_stage(model_params, settings, prepared_dir, stride, seed)
     generator = Generator.from_params(model_params).to(run.device)
@@ -44,10 +45,11 @@ def pretrain_2d(settings: LoopSettings, model_params: dict[str, Any], prepared_d
         batch = concat_batches(lab, wild, device=run.device)
         with autocast(run.device, run.amp):
             heatmaps = net(normalize_images(batch["image"])).heatmaps
-        loss = pose_loss(heatmaps, None, batch["heatmaps"], joint_mask=batch["annotated"]).total
-        session.check_finite(iteration, loss=loss)
-        optimizer_step(optimizer, scaler, loss)
-        session.log(iteration, {"loss": loss.item()}, time.perf_counter() - tic, validate)
+        total = pose_loss(heatmaps, None, batch["heatmaps"], joint_mask=batch["annotated"],
+                          reduction=loss.reduction).total
+        session.check_finite(iteration, loss=total)
+        optimizer_step(optimizer, scaler, total)
+        session.log(iteration, {"loss": total.item()}, time.perf_counter() - tic, validate)
 
     metrics = session.finish(outputs.model_path, model_payload(generator, model_params, "pretrain_2d",
                                                                settings.iterations), outputs.metrics_path)

@@ -15,7 +15,7 @@ from typing import Any
 import torch
 
 from posegan.device import autocast
-from posegan.losses import pose_loss
+from posegan.losses import LossSettings, pose_loss
 from posegan.models import Generator, normalize_images
 from posegan.train.common import (LoopSettings, StageOutputs, concat_batches, learning_rate,
                                   load_generator_weights, mixed_batches, model_payload, new_scaler,
@@ -25,7 +25,7 @@ from posegan.train.runtime import shutdown_distributed
 
 def pretrain_depth(settings: LoopSettings, model_params: dict[str, Any], prepared_dir: str | Path, stride: int,
                    seed: int, init_path: str | Path, outputs: StageOutputs, fingerprint: str,
-                   progress: bool = True) -> dict[str, Any]:
+                   progress: bool = True, loss: LossSettings = LossSettings()) -> dict[str, Any]:
     """Train the generator from the 2D module in `init_path`; write `outputs` and return the metrics."""
     run = start_stage(model_params, settings, prepared_dir, stride, seed)
     generator = Generator.from_params(model_params, fix_2d=bool(model_params.get("fix_2d", False)))
@@ -49,12 +49,13 @@ def pretrain_depth(settings: LoopSettings, model_params: dict[str, Any], prepare
         batch = concat_batches(lab, wild, device=run.device)
         with autocast(run.device, run.amp):
             out = net(normalize_images(batch["image"]))
-        loss = pose_loss(out.heatmaps, out.depth, batch["heatmaps"], batch["depth"],
-                         joint_mask=batch["annotated"], has_3d=batch["has_3d"])
-        session.check_finite(iteration, loss=loss.total)
-        optimizer_step(optimizer, scaler, loss.total)
-        session.log(iteration, {"loss": loss.total.item(), "loss_heatmap": loss.heatmap.item(),
-                                "loss_depth": loss.depth.item()}, time.perf_counter() - tic, validate)
+        terms = pose_loss(out.heatmaps, out.depth, batch["heatmaps"], batch["depth"],
+                          joint_mask=batch["annotated"], has_3d=batch["has_3d"], reduction=loss.reduction,
+                          depth_weight=loss.depth_weight)
+        session.check_finite(iteration, loss=terms.total)
+        optimizer_step(optimizer, scaler, terms.total)
+        session.log(iteration, {"loss": terms.total.item(), "loss_heatmap": terms.heatmap.item(),
+                                "loss_depth": terms.depth.item()}, time.perf_counter() - tic, validate)
 
     metrics = session.finish(outputs.model_path, model_payload(generator, model_params, "pretrain_depth",
                                                                settings.iterations), outputs.metrics_path)

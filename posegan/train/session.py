@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Callable
 
+import numpy as np
 import torch
 from tqdm import tqdm
 
@@ -145,8 +146,16 @@ class TrainingSession:
             "train_seconds": round(total, 2),
             "data_wait_share": round(self.data_seconds / total, 4) if total > 0 else 0.0,
             **{f"final_{k}": v for k, v in last.items() if k != "step"},
+            **{f"late_mean_{k}": v for k, v in self.late_means().items()},
             **{f"val_{k}": v for k, v in self.last_validation.items()},
         }
+
+    def late_means(self) -> dict[str, float]:
+        """Each logged value averaged over the log entries of the last fifth of the schedule
+        (less noisy than the last entry; D's accuracy and the adversarial share, for example)."""
+        late = [entry for entry in self.history if entry["step"] > 0.8 * self.iterations]
+        keys = sorted({k for entry in late for k in entry if k != "step"})
+        return {k: round(float(np.mean([e[k] for e in late if k in e])), 6) for k in keys}
 
     def finish(self, model_path: str | os.PathLike, model_payload: dict[str, Any],
                metrics_path: str | os.PathLike) -> dict[str, Any]:
