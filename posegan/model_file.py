@@ -1,0 +1,99 @@
+"""Open a trained model file (models/<stage>.pt) for use outside the pipeline, with one-line errors.
+
+A model file is what a training stage writes (`posegan.train.common.model_payload`): a dict
+with `stage`, `iteration`, `model_params` (params.yaml's `model` section) and the
+`generator` state dict (plus `discriminator` after the adversarial stage). It is read with
+`torch.load(..., weights_only=True)`, so a file cannot run code when it is opened.
+
+The crop side the generator was trained at is not stored in model files written so far:
+`image_size` returns the file's `image_size` entry where there is one, else the pipeline's
+default `data.image_size` (128).
+"""
+
+from __future__ import annotations
+
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from posegan.models import Generator
+
+DEFAULT_IMAGE_SIZE = 128     # params.yaml data.image_size default
+HEATMAP_STRIDE = 4           # the hourglass's stem downsamples by 4 (data.heatmap_stride)
+EXPECTED = "a posegan model file (models/<stage>.pt written by a training stage: keys 'generator' and 'model_params')"
+
+
+class ModelFileError(ValueError):
+    """The file is missing, unreadable, or not a posegan model file. The message is one line."""
+
+
+def _one_line(err: BaseException) -> str:
+    text = str(err).strip().splitlines()
+    return (text[0] if text else type(err).__name__)[:200]
+
+
+def _is_torchscript(path: Path) -> bool:
+    """A TorchScript archive is a zip with a code/ folder (torch.load would hand it to torch.jit.load)."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return any("/code/" in name for name in archive.namelist())
+    except (zipfile.BadZipFile, OSError):
+        return False
+
+
+def read_model_file(path: str | Path) -> dict[str, Any]:
+    """The payload of a model file; ModelFileError (one line, naming the file) otherwise."""
+    path = Path(path)
+    if not path.exists():
+        raise ModelFileError(f"{path}: model file not found; expected {EXPECTED}")
+    if path.is_dir():
+        raise ModelFileError(f"{path}: is a folder; expected {EXPECTED}")
+    if _is_torchscript(path):
+        raise ModelFileError(f"{path}: is a TorchScript archive (e.g. written by posegan export), not a model file; "
+                             f"expected {EXPECTED}")
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # noqa: BLE001 - torch's unpickler raises many types for a foreign file
+        line = _one_line(err)
+        detail = type(err).__name__ + (f": {line}" if len(line) <= 80 and line != type(err).__name__ else "")
+        raise ModelFileError(f"{path}: not a torch file that can be read safely ({detail}); "
+                             f"expected {EXPECTED}") from err
+    if isinstance(payload, dict) and "fingerprint" in payload and "models" in payload:
+        raise ModelFileError(f"{path}: is a training checkpoint (checkpoints/<stage>/last.pt), not a model file; "
+                             f"expected {EXPECTED}, e.g. models/adversarial.pt")
+    if not isinstance(payload, dict) or "generator" not in payload or "model_params" not in payload:
+        what = f"a dict with keys {sorted(map(str, payload))[:6]}" if isinstance(payload, dict) \
+            else f"a {type(payload).__name__}"
+        raise ModelFileError(f"{path}: holds {what}; expected {EXPECTED}")
+    return payload
+
+
+def load_model(path: str | Path, device: torch.device | str = "cpu") -> tuple[Generator, dict[str, Any]]:
+    """(generator in eval mode on `device`, info) from a model file.
+
+    info: the payload without the state dicts (stage, iteration, model_params, ...) plus
+    `path` (str) and `image_size` (see module docstring).
+    """
+    payload = read_model_file(path)
+    try:
+        generator = Generator.from_params(payload["model_params"])
+        generator.load_state_dict(payload["generator"])
+    except (KeyError, TypeError, ValueError, RuntimeError) as err:
+        raise ModelFileError(f"{path}: its weights do not fit the generator of its model_params "
+                             f"{payload['model_params']} ({_one_line(err)}); expected {EXPECTED}") from err
+    generator.to(device).eval()
+    info = {k: v for k, v in payload.items() if k not in ("generator", "discriminator")}
+    info["path"] = str(path)
+    info["image_size"] = image_size(payload)
+    return generator, info
+
+
+def image_size(payload: dict[str, Any]) -> int:
+    """The crop side the model expects: the file's own entry if it has one, else the default."""
+    for holder in (payload, payload.get("model_params") or {}):
+        value = holder.get("image_size")
+        if isinstance(value, int) and value > 0:
+            return value
+    return DEFAULT_IMAGE_SIZE

@@ -1,0 +1,209 @@
+"""`posegan`: use a trained model file outside the pipeline.
+
+    posegan predict MODEL IMAGES... [--box x,y,w,h]... [--coco FILE.json] [--out DIR]
+    posegan export MODEL --format onnx|torchscript [--out FILE] [--outputs raw|joints] [--input uint8|float]
+    posegan evaluate MODEL [--set mpi_inf_3dhp|h36m|mpii] [--prepared-dir data/prepared] [--out FILE]
+
+(also `python -m posegan.predict_cli ...`). MODEL is a models/<stage>.pt file written by a
+training stage (e.g. models/adversarial.pt). What each command writes: README.md, "Use a
+trained model"; the computations: posegan/predict_images.py and posegan/export.py.
+Errors are one line on stderr naming the file and what was expected, exit status 1.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+
+import click
+
+from posegan.model_file import HEATMAP_STRIDE, ModelFileError, load_model
+
+
+def _fail(message: str) -> None:
+    click.echo(f"error: {message}", err=True)
+    sys.exit(1)
+
+
+@click.group()
+def posegan() -> None:
+    """Use a trained posegan model file: 3D poses from photos, export, evaluation."""
+
+
+@posegan.command()
+@click.argument("model", type=click.Path(dir_okay=False))
+@click.argument("images", nargs=-1, required=True, type=click.Path())
+@click.option("--box", "boxes", multiple=True, metavar="X,Y,W,H",
+              help="person box in original-image pixels (top-left corner, width, height); repeat for several "
+                   "people; applies to every image")
+@click.option("--coco", "coco_path", type=click.Path(dir_okay=False),
+              help="COCO-style JSON: 'images' (file_name, id) and person 'annotations' (bbox [x,y,w,h], "
+                   "optional keypoints)")
+@click.option("--out", "out_dir", default="predictions/photos", show_default=True, type=click.Path(file_okay=False),
+              help="folder for <image stem>_<person>.json and .png")
+@click.option("--image-size", type=int, default=None,
+              help="crop side the model was trained at (default: the model file's, else 128)")
+@click.option("--no-figure", is_flag=True, help="write the JSON only")
+@click.option("--progress/--no-progress", default=None, help="progress bar (default: when a folder is given)")
+def predict(model, images, boxes, coco_path, out_dir, image_size, no_figure, progress) -> None:
+    """3D poses of the people in IMAGES (files or folders).
+
+    The person box comes from --box, from --coco, or is the whole image. Writes per person
+    OUT/<stem>_<k>.json (2D joints in original-image pixels, the root-relative 3D pose in mm,
+    joint names, the model) and OUT/<stem>_<k>.png (2D overlay beside the 3D skeleton).
+    """
+    from tqdm import tqdm
+
+    from posegan import predict_images as pi
+
+    if boxes and coco_path:
+        _fail("give either --box or --coco, not both")
+    try:
+        parsed = [pi.parse_box(b) for b in boxes]
+        coco = pi.read_coco(coco_path) if coco_path else None
+        files, folder = pi.list_images(list(images))
+        generator, info = load_model(model)
+    except (pi.InputError, ModelFileError) as err:
+        _fail(str(err))
+    size = image_size or info["image_size"]
+    if size % 64:
+        _fail(f"--image-size {size}: the hourglass needs a multiple of 64")
+    if coco is not None:
+        missing = [f for f in files if f.name not in coco]
+        if missing:
+            _fail(f"{missing[0]}: not listed in {coco_path}'s 'images' (expected an entry with file_name "
+                  f"{missing[0].name!r})")
+    out = Path(out_dir)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        _fail(f"{out}: cannot create the output folder ({err.strerror or err})")
+    show = folder if progress is None else progress
+    written, people_total, seconds = 0, 0, 0.0
+    for path in tqdm(files, desc="predict", unit="image", disable=not show, file=sys.stderr):
+        try:
+            image = pi.read_image(path)
+            height, width = image.shape[:2]
+            if coco is not None:
+                people = coco[path.name]
+            elif parsed:
+                people = [pi.Person(b, "--box") for b in parsed]
+            else:
+                people = [pi.Person((0.0, 0.0, float(width), float(height)), "whole image")]
+            for person in people:
+                pi.check_box(person.box, width, height, path, person.source)
+        except pi.InputError as err:
+            _fail(str(err))
+        start = time.perf_counter()
+        results = pi.estimate(generator, image, people, size, HEATMAP_STRIDE)
+        seconds += time.perf_counter() - start
+        people_total += len(results)
+        for k, result in enumerate(results):
+            stem = out / f"{path.stem}_{k}"
+            if not no_figure:
+                title = f"{path.name} person {k}  |  {Path(model).name} ({info.get('stage')}, it {info.get('iteration')})"
+                pi.write_figure(pi.figure(image, result, title), stem.with_suffix(".png"))
+            pi.write_json(pi.record(result, path, image.shape, info, size, HEATMAP_STRIDE), stem.with_suffix(".json"))
+            written += 1
+        if not results:
+            click.echo(f"{path}: no person annotated in {coco_path}; nothing written", err=True)
+    per_image = seconds / max(len(files), 1)
+    click.echo(f"predict: {people_total} person(s) in {len(files)} image(s) -> {out}/ "
+               f"(network {per_image * 1000:.0f} ms per image)")
+
+
+@posegan.command()
+@click.argument("model", type=click.Path(dir_okay=False))
+@click.option("--format", "fmt", type=click.Choice(["onnx", "torchscript"]), required=True)
+@click.option("--out", "out_path", type=click.Path(dir_okay=False), default=None,
+              help="output file (default: MODEL with .onnx or .ts.pt)")
+@click.option("--outputs", type=click.Choice(["raw", "joints"]), default="raw", show_default=True,
+              help="raw: last-stack heatmaps + depth; joints: decoded 2D joints (crop px) + depth + confidence")
+@click.option("--input", "input_kind", type=click.Choice(["uint8", "float"]), default="uint8", show_default=True,
+              help="uint8 (B,S,S,3) RGB crops, or float32 (B,3,S,S) normalised x/127.5-1")
+@click.option("--image-size", type=int, default=None,
+              help="crop side (default: the model file's, else 128); the batch axis is dynamic")
+@click.option("--check/--no-check", default=True, show_default=True,
+              help="compare the exported file with PyTorch on CPU and print the max abs difference")
+def export(model, fmt, out_path, outputs, input_kind, image_size, check) -> None:
+    """Export the generator of MODEL (see posegan/export.py for inputs and outputs)."""
+    from posegan.export import export_model, parity
+
+    try:
+        generator, info = load_model(model)
+    except ModelFileError as err:
+        _fail(str(err))
+    size = image_size or info["image_size"]
+    target = Path(out_path) if out_path else Path(model).with_suffix(".onnx" if fmt == "onnx" else ".ts.pt")
+    if fmt == "onnx" and info["model_params"].get("depth_pooling", "global") == "grid" and size % 128:
+        _fail(f"{model}: ONNX cannot express the depth regressor's 4 x 4 grid pooling at image size {size} "
+              "(its last map must be a multiple of 4 wide: use an image size that is a multiple of 128)")
+    try:
+        export_model(generator, target, fmt, size, input_kind, outputs)
+    except Exception as err:  # noqa: BLE001 - the exporters raise many types; report one line
+        line = (str(err).strip().splitlines() or [type(err).__name__])[0][:240]
+        _fail(f"{model}: {fmt} export at image size {size} failed ({type(err).__name__}: {line})")
+    click.echo(f"export: {target} ({fmt}; input {input_kind} {'(B,%d,%d,3)' % (size, size) if input_kind == 'uint8' else '(B,3,%d,%d)' % (size, size)}; "
+               f"outputs {outputs})")
+    if check:
+        if fmt == "onnx":
+            try:
+                import onnxruntime  # noqa: F401
+            except ImportError:
+                click.echo("export: parity check skipped (onnxruntime is not installed: pip install posegan[export])")
+                return
+        diffs = parity(generator, target, fmt, size, input_kind, outputs)
+        click.echo("export: max abs difference vs PyTorch (CPU): "
+                   + ", ".join(f"{name} {value:.3g}" for name, value in diffs.items()))
+
+
+@posegan.command()
+@click.argument("model", type=click.Path(dir_okay=False))
+@click.option("--set", "which", type=click.Choice(["mpi_inf_3dhp", "h36m", "mpii"]), default="mpi_inf_3dhp",
+              show_default=True, help="test set to score (its prepared file must exist)")
+@click.option("--prepared-dir", default="data/prepared", show_default=True, type=click.Path(file_okay=False))
+@click.option("--out", "out_path", type=click.Path(dir_okay=False), default=None,
+              help="also write the scores as JSON here")
+@click.option("--batch-size", default=32, show_default=True, type=int)
+def evaluate(model, which, prepared_dir, out_path, batch_size) -> None:
+    """Score MODEL on one prepared test set (e.g. your MPI-INF-3DHP test set alone)."""
+    from posegan.evaluate import TEST_SETS, rounded, score_cross, score_lab, score_wild
+    from posegan.data.dataset import PoseDataset
+    from posegan.data.schema import prepared_path, read_prepared
+    from posegan.predict import predict as run
+
+    path = prepared_path(prepared_dir, *TEST_SETS[which])
+    if not path.exists():
+        _fail(f"{path}: prepared test file not found; prepare it first (data.source: real with "
+              f"data.real.{which}_root set, then python -m stages.preprocess; see docs/real-datasets.md)")
+    try:
+        generator, info = load_model(model)
+    except ModelFileError as err:
+        _fail(str(err))
+    dataset = PoseDataset(path, HEATMAP_STRIDE)
+    pred = run(generator, dataset, batch_size=batch_size)
+    labels, attrs = read_prepared(path)
+    if which == "mpi_inf_3dhp":
+        scores = score_cross(pred["joints_3d"], labels, list(attrs["action_names"]))
+    elif which == "h36m":
+        scores = score_lab(pred["joints_3d"], labels, list(attrs["action_names"]))
+    else:
+        scores = score_wild(pred["joints_2d"], labels, dataset.image_size)
+    result = {"model": {"path": str(model), "stage": info.get("stage"), "iteration": info.get("iteration")},
+              "set": which, "file": str(path), **rounded(scores)}
+    if out_path:
+        from posegan.predict_images import write_json
+
+        Path(out_path).parent.mkdir(parents=True, exist_ok=True)
+        write_json(result, out_path)
+    click.echo(json.dumps(result, indent=2))
+
+
+def main() -> None:
+    posegan()
+
+
+if __name__ == "__main__":
+    main()
