@@ -6,9 +6,10 @@ With `data.source: synthetic` (the default) it generates the built-in two-domain
 (posegan.data.synthetic) into `data.prepared_dir`: h36m_train.h5, h36m_test.h5,
 mpii_train.h5, mpii_valid.h5 and mpi_inf_3dhp_test.h5. With `data.source: real` it crops the
 user's copies of Human3.6M, MPII and MPI-INF-3DHP (roots in `data.real`, see
-docs/real-datasets.md) into the same five files (posegan.data.real). Everything is written under
-temporary names and renamed when complete; on an error nothing is left behind and the
-previous outputs stay as they were.
+docs/real-datasets.md) into the same five files (posegan.data.real), or into those of the
+datasets whose root is set (e.g. mpi_inf_3dhp_test.h5 alone, to evaluate a model on 3DHP).
+Everything is written under temporary names and renamed when complete; on an error nothing
+is left behind and the previous outputs stay as they were.
 """
 
 from __future__ import annotations
@@ -59,10 +60,10 @@ def read_data_params(params_path: str) -> tuple[dict, SyntheticConfig | None]:
             from posegan.data.real import resolve_params
 
             real = resolve_params(data.get("real"))
-            for root in ("h36m_root", "mpii_root", "mpi_inf_3dhp_root"):
-                if not real[root]:
-                    raise ValueError(f"data.real.{root} is not set: with data.source: real, point it at your "
-                                     "copy of the dataset (docs/real-datasets.md), or use data.source: synthetic")
+            if not any(real[root] for root in ("h36m_root", "mpii_root", "mpi_inf_3dhp_root")):
+                raise ValueError("data.source is real but none of data.real.h36m_root, data.real.mpii_root, "
+                                 "data.real.mpi_inf_3dhp_root is set: point the ones you have at your copies "
+                                 "(docs/real-datasets.md), or use data.source: synthetic")
             image_size = data.get("image_size")
             if not isinstance(image_size, int) or isinstance(image_size, bool) or image_size <= 0:
                 raise ValueError(f"data.image_size must be a positive integer, got {image_size!r}")
@@ -97,13 +98,28 @@ def main(params_path: str, sheet_path: str, progress: bool) -> None:
             click.echo(f"preprocess: {done}/{total} samples ({now - started:.0f} s)", err=True)
 
     if config is None:
-        from posegan.data.real import RealDataError, prepare_real
+        from posegan.data.real import RealDataError, datasets_with_roots, output_paths, prepare_real
+        from posegan.data.schema import DATASETS
 
+        # Prepare what you have: only the datasets whose root is set. Files of the others left
+        # from an earlier run would be stale (another source or other parameters): remove them,
+        # so that a stage needing one fails with a message naming the missing root.
+        present = datasets_with_roots(used["real"])
+        missing = [d for d in DATASETS if d not in present]
         try:
-            paths = prepare_real(used["real"], out_dir, int(used["image_size"]), progress=progress)
+            paths = prepare_real(used["real"], out_dir, int(used["image_size"]), datasets=present,
+                                 progress=progress)
         except RealDataError as err:
             click.echo(f"error: {err}", err=True)
             sys.exit(1)
+        for stale in output_paths(out_dir, missing):
+            if stale.exists():
+                stale.unlink()
+                click.echo(f"preprocess: removed {stale} (left from an earlier run; data.real."
+                           f"{stale.stem.rsplit('_', 1)[0]}_root is not set)", err=True)
+        if missing:
+            click.echo(f"preprocess: not prepared (root not set): {', '.join(missing)}; stages that need them "
+                       "will say so", err=True)
     else:
         paths = write_benchmark(out_dir, config, params=used, progress=report)
     titles = {"h36m_train": "h36m_train: lab (S1 S5 S6 S7 S8), 3D",

@@ -165,7 +165,10 @@ def validate(path) -> dict[str, Any]:
     """
     path = Path(path)
     if not path.exists():
-        raise FileNotFoundError(f"{path}: prepared file not found (run the preprocess stage)")
+        dataset = path.stem.rsplit("_", 1)[0]
+        why = (f"; with data.source: real it is prepared only when data.real.{dataset}_root is set"
+               if dataset in DATASETS else "")
+        raise FileNotFoundError(f"{path}: prepared file not found (run the preprocess stage{why})")
     try:
         f = h5py.File(path, "r")
     except OSError as err:

@@ -113,13 +113,21 @@ def resolve_params(data_params: Mapping[str, Any] | None) -> dict[str, Any]:
     return params
 
 
+def datasets_with_roots(data_params: Mapping[str, Any] | None) -> list[str]:
+    """The datasets (in DATASETS order) whose `data.real.<dataset>_root` is set: the ones that
+    `prepare_real` prepares by default. A user with only MPI-INF-3DHP gets ["mpi_inf_3dhp"]."""
+    params = resolve_params(data_params)
+    return [dataset for dataset in DATASETS if params[f"{dataset}_root"]]
+
+
 def prepare_real(data_params: Mapping[str, Any] | None, out_dir: str | Path, image_size: int, *,
-                 datasets: Sequence[str] = DATASETS, progress: bool = True, reuse: bool = True) -> list[Path]:
+                 datasets: Sequence[str] | None = None, progress: bool = True, reuse: bool = True) -> list[Path]:
     """Prepare the real datasets; return the paths written (or found up to date).
 
     data_params: the `data.real` block of params.yaml (see DEFAULT_PARAMS). out_dir: the
     prepared-data folder. image_size: crop side in pixels (`data.image_size`). datasets:
-    which of h36m, mpii, mpi_inf_3dhp to prepare (each needs its root). progress: show a
+    which of h36m, mpii, mpi_inf_3dhp to prepare (each needs its root; default: every dataset
+    whose root is set, see `datasets_with_roots`; RealDataError if none is). progress: show a
     tqdm bar per file. reuse: keep an existing output that is complete and was made from
     the same parameters (a restart after a kill then redoes only the unfinished files;
     it cannot notice edits to the raw data, so delete the output to force a rebuild).
@@ -127,6 +135,12 @@ def prepare_real(data_params: Mapping[str, Any] | None, out_dir: str | Path, ima
     parameters.
     """
     params = resolve_params(data_params)
+    if datasets is None:
+        datasets = datasets_with_roots(params)
+        if not datasets:
+            raise RealDataError("data.source is real but none of data.real.h36m_root, data.real.mpii_root, "
+                                "data.real.mpi_inf_3dhp_root is set: point at least one at your copy of the "
+                                "dataset (see docs/real-datasets.md), or use data.source: synthetic")
     if not isinstance(image_size, int) or isinstance(image_size, bool) or image_size < 1:
         raise ValueError(f"data.image_size must be a positive integer, got {image_size!r}")
     # First read and check every annotation (cheap), so that bad input is reported
@@ -209,5 +223,5 @@ def _read_tables(dataset: str, splits: list[str], params: dict[str, Any], policy
                                      intrinsics=params["mpi_inf_3dhp_intrinsics"], policy=policy)
 
 
-__all__ = ["DEFAULT_PARAMS", "PersonTable", "RealDataError", "count_real_samples", "output_paths", "prepare_real",
-           "resolve_params"]
+__all__ = ["DEFAULT_PARAMS", "PersonTable", "RealDataError", "count_real_samples", "datasets_with_roots",
+           "output_paths", "prepare_real", "resolve_params"]
