@@ -1,30 +1,36 @@
 #!/usr/bin/env bash
-# Queue the seven Table-2 variants of the paper as DVC experiments and start running them.
+# Queue the paper's Table-2 variants, each with several training seeds, as DVC experiments and run them.
 #
-#   scripts/queue_table2.sh [--no-start] [--wait] [--jobs N] [extra `dvc exp run` arguments...]
+#   scripts/queue_table2.sh [--seeds "0 1 2"] [--variants "baseline full ..."] [--no-start] [--wait]
+#                           [--jobs N] [extra `dvc exp run` arguments...]
 #
-# Each variant is one `dvc exp run --queue -n <name> -S ...` on top of the committed params.yaml
-# (commit first: queued experiments run in a copy of the repo that holds only git-tracked files):
+# Each (variant, seed) is one `dvc exp run --queue -n table2-<variant>-s<seed> -S seed=<seed> ...` on
+# top of the committed params.yaml (commit first: queued experiments run in a copy of the repo that
+# holds only git-tracked files). The data seed (data.synthetic.seed) stays fixed. Variants:
 #
-#   table2-baseline-fix2d     Baseline (fix 2D)    -S adversarial.enabled=false -S model.fix_2d=true
-#   table2-baseline           Baseline             -S adversarial.enabled=false
-#   table2-map                Map                  -S discriminator.sources=map
-#   table2-geo                Geo                  -S discriminator.sources=geo
-#   table2-full-fix2d         Full (fix 2D)        -S model.fix_2d=true
-#   table2-full-wo-pretrain   Full (w/o pretrain)  -S adversarial.init=pretrain_2d
-#   table2-full               Full                 (the defaults: discriminator.sources=full)
+#   baseline-fix2d     Baseline (fix 2D)    -S adversarial.enabled=false -S model.fix_2d=true
+#   baseline           Baseline             -S adversarial.enabled=false
+#   map                Map                  -S discriminator.sources=map
+#   geo                Geo                  -S discriminator.sources=geo
+#   full-fix2d         Full (fix 2D)        -S model.fix_2d=true
+#   full-wo-pretrain   Full (w/o pretrain)  -S adversarial.init=pretrain_2d
+#   full               Full                 (the defaults: discriminator.sources=full)
 #
-# Extra arguments go to every `dvc exp run`, e.g. `-S adversarial.iterations=2000` for all seven,
-# or `-f` to overwrite experiments of the same names from an earlier round.
-# Then `dvc queue start -j N` runs them (N = --jobs, default 1: one at a time, as the runs share
-# the CPU/GPU). With --wait the script waits for the queue to finish and builds the ablation
-# table (python -m stages.tables ablation -> ablation/table2.md and .csv); without it, follow
-# with `dvc queue status` / `dvc queue logs <name>` and build the table when they are done.
+# --seeds (default "0 1 2") and --variants (default: all seven) choose the subset. Variants with the
+# same seed share their pretraining stages through DVC's run cache. Extra arguments go to every
+# `dvc exp run`, e.g. `-S adversarial.iterations=2000`, or `-f` to overwrite experiments of the same
+# names from an earlier round. Then `dvc queue start -j N` runs them (N = --jobs, default 1: one at a
+# time, as the runs share the CPU/GPU). With --wait the script waits for the queue to finish and
+# builds the ablation table (python -m stages.tables ablation -> ablation/table2.md and .csv: one row
+# per variant, mean and standard deviation over the seeds); without it, follow with
+# `dvc queue status` / `dvc queue logs <name>` and build the table when they are done.
 # --no-start only queues. Set DVC=... to use another dvc executable.
 set -euo pipefail
 
 start=1
 wait=0
+seeds="0 1 2"
+variants="baseline-fix2d baseline map geo full-fix2d full-wo-pretrain full"
 jobs=1
 extra=()
 while [[ $# -gt 0 ]]; do
@@ -32,7 +38,9 @@ while [[ $# -gt 0 ]]; do
     --no-start) start=0; shift ;;
     --wait) wait=1; shift ;;
     --jobs) jobs="${2:?--jobs needs a number}"; shift 2 ;;
-    -h|--help) sed -n '2,23p' "$0"; exit 0 ;;
+    --seeds) seeds="${2:?--seeds needs a list such as \"0 1 2\"}"; shift 2 ;;
+    --variants) variants="${2:?--variants needs a list such as \"baseline full\"}"; shift 2 ;;
+    -h|--help) sed -n '2,27p' "$0"; exit 0 ;;
     *) extra+=("$1"); shift ;;
   esac
 done
@@ -58,16 +66,32 @@ queue() {
   "${dvc[@]}" exp run --queue -n "$name" "$@" ${extra[@]+"${extra[@]}"}
 }
 
-queue table2-baseline-fix2d   -S adversarial.enabled=false -S model.fix_2d=true
-queue table2-baseline         -S adversarial.enabled=false
-queue table2-map              -S discriminator.sources=map
-queue table2-geo              -S discriminator.sources=geo
-queue table2-full-fix2d       -S model.fix_2d=true
-queue table2-full-wo-pretrain -S adversarial.init=pretrain_2d
-queue table2-full
+overrides() {
+  case "$1" in
+    baseline-fix2d)   echo "-S adversarial.enabled=false -S model.fix_2d=true" ;;
+    baseline)         echo "-S adversarial.enabled=false" ;;
+    map)              echo "-S discriminator.sources=map" ;;
+    geo)              echo "-S discriminator.sources=geo" ;;
+    full-fix2d)       echo "-S model.fix_2d=true" ;;
+    full-wo-pretrain) echo "-S adversarial.init=pretrain_2d" ;;
+    full)             echo "" ;;
+    *) echo "error: unknown variant '$1' (expected baseline-fix2d, baseline, map, geo, full-fix2d, full-wo-pretrain or full)" >&2
+       return 1 ;;
+  esac
+}
+for variant in $variants; do overrides "$variant" >/dev/null || exit 1; done
+
+count=0
+for seed in $seeds; do
+  for variant in $variants; do
+    read -r -a args <<< "$(overrides "$variant")"
+    queue "table2-$variant-s$seed" -S "seed=$seed" ${args[@]+"${args[@]}"}
+    count=$((count + 1))
+  done
+done
 
 if [[ $start -eq 0 ]]; then
-  echo "queued 7 experiments; run them with: ${dvc[*]} queue start -j $jobs"
+  echo "queued $count experiments; run them with: ${dvc[*]} queue start -j $jobs"
   exit 0
 fi
 "${dvc[@]}" queue start -j "$jobs"

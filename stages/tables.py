@@ -87,13 +87,14 @@ def tables_stage(params_path: str) -> None:
 @click.option("--extra", is_flag=True, help="add P-MPJPE, wild PCKh and cross-domain PCK/AUC columns")
 @clear_errors
 def ablation(input_path: str | None, out_dir: str, all_commits: bool, extra: bool) -> None:
-    """Table 2 (U.Arms, L.Arms, U.Legs, L.Legs, Mean) with one row per finished DVC experiment."""
+    """Table 2 (U.Arms, L.Arms, U.Legs, L.Legs, Mean): one row per variant, mean and std over its seeds."""
     exp_show = load_exp_show(input_path) if input_path else run_exp_show(all_commits)
     skipped: list[str] = []
     rows = experiment_rows(exp_show, skipped=skipped)
     table = ablation_table(rows, extra=extra)
     caption = ("**Table 2 (ablation).** Protocol #1 error (mm) on the lab test set of the joints that end each "
-               "limb; Mean = all-joint MPJPE. One row per DVC experiment (Experiment, Rev).")
+               "limb; Mean = all-joint MPJPE. One row per variant: the mean over its experiments (training seeds), "
+               "with the standard deviation beside each column (Seeds, Experiments).")
     out = Path(out_dir)
     with StagedFiles() as staged:
         stage_table(staged, table, out / "table2", caption)

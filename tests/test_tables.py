@@ -377,14 +377,22 @@ def test_ablation_table_order_and_columns():
     rows = [row("x-full", {}, 60.0), row("x-geo", {"discriminator": {"sources": "geo"}}, 61.0),
             row("x-custom", {"discriminator": {"sources": ["geo"]}}, 66.0),
             row("x-base", {"adversarial": {"enabled": False}}, 65.0),
-            row("x-base-fix", {"adversarial": {"enabled": False}, "model": {"fix_2d": True}}, 65.2)]
+            row("x-base-fix", {"adversarial": {"enabled": False}, "model": {"fix_2d": True}}, 65.2),
+            row("x-full-s1", {"seed": 1}, 62.0), row("x-full-s2", {"seed": 2}, 64.0),
+            row("main", {"seed": 2}, 64.0)]            # the same run as x-full-s2, listed twice
     table = ablation_table(rows)
-    assert list(table.columns) == ["Method", "U.Arms", "L.Arms", "U.Legs", "L.Legs", "Mean", "Experiment", "Rev"]
+    values = ["U.Arms", "L.Arms", "U.Legs", "L.Legs", "Mean"]
+    assert list(table.columns) == ["Method", *(c for v in values for c in (v, f"{v} std")), "Seeds", "Experiments"]
     assert list(table["Method"]) == ["Baseline (fix 2D)", "Baseline", "Geo", "Full", "Adv. (geo)"]
-    assert table.iloc[3][["U.Arms", "L.Arms", "U.Legs", "L.Legs", "Mean"]].tolist() == [61.0, 62.0, 63.0, 64.0, 60.0]
-    assert table.iloc[0]["Experiment"] == "x-base-fix" and table.iloc[0]["Rev"] == "abcdef1"
+    full = table.iloc[3]
+    # Seeds 0, 1, 2 with means 60, 62, 64: mean 62, sample standard deviation 2.
+    assert full[values].tolist() == [63.0, 64.0, 65.0, 66.0, 62.0]
+    assert full["Mean std"] == pytest.approx(2.0) and full["U.Arms std"] == pytest.approx(2.0)
+    assert full["Seeds"] == 3 and full["Experiments"] == "main x-full x-full-s1"
+    assert table.iloc[0]["Experiments"] == "x-base-fix" and np.isnan(table.iloc[0]["Mean std"])
     wide = ablation_table(rows, extra=True)
-    assert wide.iloc[3]["P-MPJPE"] == 30.0 and np.isnan(wide.iloc[3]["3DHP PCK"])
+    assert wide.iloc[3]["P-MPJPE"] == 31.0 and np.isnan(wide.iloc[3]["3DHP PCK"])
+    assert wide.iloc[3]["P-MPJPE std"] == pytest.approx(1.0)
     with pytest.raises(ValueError, match="experiment broken: metrics/evaluate.json has no h36m.limbs"):
         ablation_table([ExperimentRow("broken", "r", "experiment", {}, {"h36m": {"mpjpe": 1.0}})])
     with pytest.raises(ValueError, match="no finished experiment"):
@@ -400,7 +408,7 @@ def test_ablation_command_from_saved_json(tmp_path):
     assert list(table["Method"]) == ["Baseline", "Geo", "Full"]
     assert table["Mean"].tolist() == [71.0, 61.0, 60.0]
     markdown = (tmp_path / "abl/table2.md").read_text()
-    assert "| Baseline | 72.0 | 91.0 | 61.0 | 86.0 | 71.0 | table2-baseline |" in markdown
+    assert "| Baseline | 72.0 | - | 91.0 | - | 61.0 | - | 86.0 | - | 71.0 | - | 1 | table2-baseline |" in markdown
     assert "skipped table2-broken: failed" in result.output
     (tmp_path / "bad.json").write_text("{not json")
     result = run_cli(tmp_path, ["ablation", "--input", str(tmp_path / "bad.json")])
@@ -415,7 +423,7 @@ def git(repo, *args, env):
     subprocess.run(["git", *args], cwd=repo, env=env, check=True, capture_output=True)
 
 
-def test_queue_script_queues_the_seven_variants(tmp_path):
+def test_queue_script_queues_the_seven_variants_with_seeds(tmp_path):
     repo = tmp_path / "repo"
     repo.mkdir()
     env = {**os.environ, "HOME": str(tmp_path), "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t",
@@ -435,19 +443,36 @@ def test_queue_script_queues_the_seven_variants(tmp_path):
     assert result.returncode == 0, result.stderr
     calls = log.read_text().splitlines()
     extra = " -S adversarial.iterations=5"
-    assert calls == [
-        "exp run --queue -n table2-baseline-fix2d -S adversarial.enabled=false -S model.fix_2d=true" + extra,
-        "exp run --queue -n table2-baseline -S adversarial.enabled=false" + extra,
-        "exp run --queue -n table2-map -S discriminator.sources=map" + extra,
-        "exp run --queue -n table2-geo -S discriminator.sources=geo" + extra,
-        "exp run --queue -n table2-full-fix2d -S model.fix_2d=true" + extra,
-        "exp run --queue -n table2-full-wo-pretrain -S adversarial.init=pretrain_2d" + extra,
-        "exp run --queue -n table2-full" + extra,
-        "queue start -j 2",
+    assert len(calls) == 7 * 3 + 1 and calls[-1] == "queue start -j 2"      # seven variants x seeds 0, 1, 2
+    assert calls[:7] == [
+        "exp run --queue -n table2-baseline-fix2d-s0 -S seed=0 -S adversarial.enabled=false -S model.fix_2d=true"
+        + extra,
+        "exp run --queue -n table2-baseline-s0 -S seed=0 -S adversarial.enabled=false" + extra,
+        "exp run --queue -n table2-map-s0 -S seed=0 -S discriminator.sources=map" + extra,
+        "exp run --queue -n table2-geo-s0 -S seed=0 -S discriminator.sources=geo" + extra,
+        "exp run --queue -n table2-full-fix2d-s0 -S seed=0 -S model.fix_2d=true" + extra,
+        "exp run --queue -n table2-full-wo-pretrain-s0 -S seed=0 -S adversarial.init=pretrain_2d" + extra,
+        "exp run --queue -n table2-full-s0 -S seed=0" + extra,
     ]
+    assert calls[20] == "exp run --queue -n table2-full-s2 -S seed=2" + extra
+    # a subset of seeds and variants, queued only
+    log.unlink()
+    result = subprocess.run(["bash", str(script), "--seeds", "3 4", "--variants", "baseline full", "--no-start"],
+                            cwd=repo, env={**env, "DVC": str(fake)}, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert log.read_text().splitlines() == [
+        "exp run --queue -n table2-baseline-s3 -S seed=3 -S adversarial.enabled=false",
+        "exp run --queue -n table2-full-s3 -S seed=3",
+        "exp run --queue -n table2-baseline-s4 -S seed=4 -S adversarial.enabled=false",
+        "exp run --queue -n table2-full-s4 -S seed=4"]
+    assert "queued 4 experiments" in result.stdout
+    log.unlink()
+    result = subprocess.run(["bash", str(script), "--variants", "fancy"], cwd=repo, env={**env, "DVC": str(fake)},
+                            capture_output=True, text=True)
+    assert result.returncode == 1 and "unknown variant 'fancy'" in result.stderr and not log.exists()
     # uncommitted params would leak into every queued variant: refused
     (repo / "params.yaml").write_text("seed: 1\n")
-    log.unlink()
+    log.unlink(missing_ok=True)
     result = subprocess.run(["bash", str(script)], cwd=repo, env={**env, "DVC": str(fake)},
                             capture_output=True, text=True)
     assert result.returncode == 1 and "params.yaml or dvc.yaml differ from the last commit" in result.stderr

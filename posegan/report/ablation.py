@@ -233,35 +233,51 @@ def _number(value: Any) -> float:
 
 
 def ablation_table(rows: Sequence[ExperimentRow], extra: bool = False):
-    """Table 2 as a DataFrame: one row per experiment, paper order first, then the others by name.
+    """Table 2 as a DataFrame: one row per variant, paper order first, then the others by name.
 
-    Columns: Method, U.Arms, L.Arms, U.Legs, L.Legs, Mean (mm, Protocol #1; Mean = all-joint
-    MPJPE), [the `EXTRA_COLUMNS` if extra], Experiment, Rev. A row without h36m limb metrics
+    The experiments of one variant (the same params but the training `seed`) are pooled:
+    each value column holds their mean and `<column> std` their standard deviation (ddof 1;
+    NaN for a single seed), so that a difference between variants can be judged against seed
+    noise. The same run listed twice (a commit and the experiment it came from: same variant,
+    seed and metrics) counts once. Columns: Method, U.Arms, L.Arms, U.Legs, L.Legs, Mean (mm,
+    Protocol #1; Mean = all-joint MPJPE), [the `EXTRA_COLUMNS` if extra], each followed by its
+    std, then Seeds (how many), Experiments (their names). A row without h36m limb metrics
     raises ValueError naming the experiment.
     """
+    import numpy as np
     import pandas as pd
 
     if not rows:
         raise ValueError(f"no finished experiment with {PARAMS_FILE} and {METRICS_FILE} found in "
                          "`dvc exp show --json` (run the pipeline or the queued experiments first)")
-    records = []
+    columns = [(f"h36m.limbs.{key}", label) for key, label in TABLE2_COLUMNS] + (EXTRA_COLUMNS if extra else [])
+    runs: dict[tuple[str, Any, tuple], dict] = {}
     for row in rows:
         limbs = lookup(row.metrics, "h36m.limbs")
         if not isinstance(limbs, Mapping) or any(key not in limbs for key, _ in TABLE2_COLUMNS):
             raise ValueError(f"experiment {row.label}: {METRICS_FILE} has no h36m.limbs "
                              f"{[k for k, _ in TABLE2_COLUMNS]} (re-run its evaluate stage)")
-        record = {"Method": row.variant}
-        record.update({label: _number(limbs[key]) for key, label in TABLE2_COLUMNS})
-        if extra:
-            record.update({label: _number(lookup(row.metrics, key)) for key, label in EXTRA_COLUMNS})
-        record.update({"Experiment": row.label, "Rev": row.rev[:7] if row.kind != "workspace" else "workspace"})
+        values = tuple(_number(lookup(row.metrics, key)) for key, _ in columns)
+        key = (row.variant, lookup(row.params, "seed", 0), tuple(None if v != v else v for v in values))  # NaN-safe
+        runs.setdefault(key, {"values": values, "names": []})["names"].append(row.label)
+
+    by_variant: dict[str, list[dict]] = {}
+    for (variant, _, _), run in runs.items():
+        by_variant.setdefault(variant, []).append(run)
+    records = []
+    for variant, group in by_variant.items():
+        values = np.array([run["values"] for run in group], dtype=np.float64)
+        record: dict[str, Any] = {"Method": variant}
+        for k, (_, label) in enumerate(columns):
+            record[label] = float(np.mean(values[:, k]))
+            record[f"{label} std"] = float(np.std(values[:, k], ddof=1)) if len(group) > 1 else float("nan")
+        record["Seeds"] = len(group)
+        record["Experiments"] = " ".join(sorted(min(run["names"]) for run in group))
         records.append(record)
 
-    def order(item: tuple[int, dict]) -> tuple:
-        position, record = item
+    def order(record: dict) -> tuple:
         method = record["Method"]
         rank = PAPER_ORDER.index(method) if method in PAPER_ORDER else len(PAPER_ORDER)
-        return (rank, method if rank == len(PAPER_ORDER) else "", position)
+        return (rank, method if rank == len(PAPER_ORDER) else "")
 
-    ordered = [record for _, record in sorted(enumerate(records), key=order)]
-    return pd.DataFrame.from_records(ordered)
+    return pd.DataFrame.from_records(sorted(records, key=order))
