@@ -4,7 +4,8 @@
 
 With `data.source: synthetic` (the default) it generates the built-in two-domain benchmark
 (posegan.data.synthetic) into `data.prepared_dir`: h36m_train.h5, h36m_test.h5,
-mpii_train.h5, mpii_valid.h5 and mpi_inf_3dhp_test.h5. With `data.source: real` it crops the
+mpii_train.h5, mpii_valid.h5, mpi_inf_3dhp_test.h5 and mpi_inf_3dhp_valid.h5 (for choosing settings).
+With `data.source: real` it crops the
 user's copies of Human3.6M, MPII and MPI-INF-3DHP (roots in `data.real`, see
 docs/real-datasets.md) into the same five files (posegan.data.real), or into those of the
 datasets whose root is set (e.g. mpi_inf_3dhp_test.h5 alone, to evaluate a model on 3DHP).
@@ -127,7 +128,8 @@ def main(params_path: str, sheet_path: str, progress: bool) -> None:
               "mpii_train": "mpii_train: wild, 2D only",
               "mpii_valid": "mpii_valid: wild, 2D only",
               "mpi_inf_3dhp_test": "mpi_inf_3dhp_test: cross-domain, 7 activities, 3D"}
-    make_contact_sheet([(titles[p.stem], p) for p in paths], sheet_path)
+    # mpi_inf_3dhp_valid looks like mpi_inf_3dhp_test (other subjects): one row for both is enough.
+    make_contact_sheet([(titles[p.stem], p) for p in paths if p.stem in titles], sheet_path)
     sizes = ", ".join(f"{p.name} {read_prepared(p, fields=[])[1]['num_samples']}" for p in paths)
     click.echo(f"preprocess: wrote {sizes} in {time.perf_counter() - started:.1f} s; contact sheet {sheet_path}")
 

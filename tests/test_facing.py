@@ -61,7 +61,7 @@ def test_real_mpii_share(mpii_share):
     assert facing_share(people.joints, people.annotated, ("l_hip", "r_hip")) == pytest.approx(0.7279, abs=5e-4)
 
 
-CONFIG = SyntheticConfig(image_size=64, seed=0, wild_train=400, wild_valid=400, cross_test=300)
+CONFIG = SyntheticConfig(image_size=64, seed=0, wild_train=400, wild_valid=400, cross_test=300, cross_valid=6)
 
 
 @pytest.mark.parametrize("name", ["mpii_train", "mpii_valid", "mpi_inf_3dhp_test"])
@@ -81,7 +81,7 @@ def test_synthetic_wild_share_matches_mpii(name):
 
 def test_wild_labels_are_the_generated_labels():
     """wild_labels draws the same person, camera and crop as the rendered samples."""
-    for spec in split_specs(SyntheticConfig(image_size=32, seed=5, wild_train=6, wild_valid=3, cross_test=6))[2:]:
+    for spec in split_specs(SyntheticConfig(image_size=32, seed=5, wild_train=6, wild_valid=3, cross_test=6, cross_valid=3))[2:]:
         rendered = generate_samples(spec, 0, spec.num_samples, 32, 5)
         labels = wild_labels(spec, 0, spec.num_samples, 32, 5)
         np.testing.assert_array_equal(labels["joints_2d"], rendered["joints_2d"])

@@ -21,7 +21,7 @@ from posegan.skeleton import BONES, FLIP_PAIRS, JOINT_NAMES
 
 J = {name: i for i, name in enumerate(JOINT_NAMES)}
 TINY = SyntheticConfig(image_size=64, seed=3, lab_train_per_subject=8, lab_test_per_subject=4, wild_train=12,
-                       wild_valid=4, cross_test=7, workers=1)
+                       wild_valid=4, cross_test=7, cross_valid=5, workers=1)
 
 
 # ----------------------------------------------------------------------------- body
@@ -330,13 +330,17 @@ def test_wild_files_have_2d_labels_only(samples):
         assert not (s["annotated"] & ~inside).any()
     _, cross = samples["mpi_inf_3dhp_test"]
     assert set(cross["action"]) <= set(range(len(ACTIVITY_NAMES)))
+    # The validation split has subjects of its own: other bodies than the test subjects'.
+    _, valid = samples["mpi_inf_3dhp_valid"]
+    assert set(valid["action"]) <= set(range(len(ACTIVITY_NAMES)))
+    assert not np.isin(valid["joints_3d"][:, :, 1].round(3), cross["joints_3d"][:, :, 1].round(3)).all()
 
 
 def test_write_benchmark_files_and_worker_independence(tmp_path):
     one = write_benchmark(tmp_path / "one", TINY, params={"note": "test"})
     two = write_benchmark(tmp_path / "two", SyntheticConfig(**{**TINY.__dict__, "workers": 2}))
     assert [p.name for p in one] == ["h36m_train.h5", "h36m_test.h5", "mpii_train.h5", "mpii_valid.h5",
-                                     "mpi_inf_3dhp_test.h5"]
+                                     "mpi_inf_3dhp_test.h5", "mpi_inf_3dhp_valid.h5"]
     for a, b in zip(one, two):
         attrs = validate(a)
         assert attrs["source"] == "synthetic" and attrs["image_size"] == TINY.image_size

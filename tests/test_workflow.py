@@ -54,7 +54,7 @@ TINY_PARAMS = {
     "seed": 0,
     "data": {"source": "synthetic", "prepared_dir": "data/prepared", "image_size": 64, "heatmap_stride": 4,
              "synthetic": {"seed": 1, "lab_train_per_subject": 4, "lab_test_per_subject": 4, "wild_train": 8,
-                           "wild_valid": 4, "cross_test": 7, "workers": 1}},
+                           "wild_valid": 4, "cross_test": 7, "cross_valid": 4, "workers": 1}},
     "model": {"device": "cpu", "amp": False, "num_stacks": 1, "num_blocks": 1, "num_features": 16, "threads": 1},
     "discriminator": {"sources": "full", "width": 4, "embed_dim": 16, "hidden_dim": 16},
     "pretrain_2d": _loop(3),

@@ -9,6 +9,7 @@ h36m_train.h5               lab     subjects S1 S5 S6 S7 S8, 15 actions, 4 camer
 h36m_test.h5                lab     subjects S9 S11
 mpii_train.h5, mpii_valid   wild    2D labels, visibility and head size only (no 3D)
 mpi_inf_3dhp_test.h5        cross   wild-like scenes, 7 activity classes, 3D
+mpi_inf_3dhp_valid.h5       cross   the same, other subjects (VS1..VS3): for choosing settings
 ==========================  ======  ===================================================
 
 How a sample is made (as a real pipeline would): a pose is placed in a world with a floor,
@@ -75,6 +76,7 @@ J = {name: i for i, name in enumerate(JOINT_NAMES)}
 H36M_TRAIN_SUBJECTS = ["S1", "S5", "S6", "S7", "S8"]
 H36M_TEST_SUBJECTS = ["S9", "S11"]
 CROSS_SUBJECTS = ["TS1", "TS2", "TS3", "TS4", "TS5", "TS6"]
+CROSS_VALID_SUBJECTS = ["VS1", "VS2", "VS3"]   # bodies and clothes of their own (numbers 7..9)
 LAB_FPS = 50
 LAB_FRAME_STEP = 64          # frames between consecutive instants of a sequence (1.28 s)
 LAB_CROP_MARGIN = 1.25       # crop side / larger side of the joints' 2D box
@@ -95,6 +97,7 @@ class SyntheticConfig:
     wild_train: int = 5000
     wild_valid: int = 1000
     cross_test: int = 1050
+    cross_valid: int = 350
     workers: int = 2
 
     @classmethod
@@ -144,7 +147,7 @@ class SplitSpec:
 
 
 def split_specs(config: SyntheticConfig) -> list[SplitSpec]:
-    """The five prepared files of the benchmark."""
+    """The six prepared files of the benchmark."""
     def lab(split, subjects, per_subject):
         return SplitSpec("h36m", split, "lab", per_subject * len(subjects), subjects,
                          [int(s[1:]) for s in subjects], LAB_ACTIONS, scenes.LAB_CAMERA_NAMES, per_subject)
@@ -155,6 +158,8 @@ def split_specs(config: SyntheticConfig) -> list[SplitSpec]:
         SplitSpec("mpii", "train", "wild", config.wild_train),
         SplitSpec("mpii", "valid", "wild", config.wild_valid),
         SplitSpec("mpi_inf_3dhp", "test", "cross", config.cross_test, CROSS_SUBJECTS, list(range(1, 7)),
+                  ACTIVITY_NAMES),
+        SplitSpec("mpi_inf_3dhp", "valid", "cross", config.cross_valid, CROSS_VALID_SUBJECTS, list(range(7, 10)),
                   ACTIVITY_NAMES),
     ]
 
