@@ -401,6 +401,38 @@ def rounded(value: Any, digits: int = 2) -> Any:
     return value
 
 
+# metrics/headline.json: (name, dotted key in evaluate.json), the figures a person compares first.
+HEADLINE: tuple[tuple[str, str], ...] = (
+    ("lab_mpjpe", "h36m.mpjpe"),
+    ("lab_p_mpjpe", "h36m.p_mpjpe"),
+    ("lab_upper_arms", "h36m.limbs.upper_arms"),
+    ("lab_lower_arms", "h36m.limbs.lower_arms"),
+    ("lab_upper_legs", "h36m.limbs.upper_legs"),
+    ("lab_lower_legs", "h36m.limbs.lower_legs"),
+    ("lab_left_right_order", "h36m.left_right.order_right"),
+    ("lab_left_right_order_back", "h36m.left_right.order_right_back"),
+    ("lab_max_pair_correlation", "h36m.left_right.max_pair_correlation"),
+    ("wild_pckh", "mpii.pckh.mean"),
+    ("cross_pck", "mpi_inf_3dhp.pck.total"),
+    ("cross_auc", "mpi_inf_3dhp.auc.total"),
+)
+
+
+def headline_metrics(metrics: Mapping[str, Any]) -> dict[str, Any]:
+    """The final model's headline figures from evaluate.json's dict, flat (None where absent):
+    lab MPJPE / P-MPJPE and limb means (mm), the left/right order shares and the largest
+    paired-channel correlation, wild PCKh@0.5 and cross-domain PCK / AUC (percent)."""
+    def value(dotted: str) -> Any:
+        node: Any = metrics
+        for part in dotted.split("."):
+            if not isinstance(node, Mapping) or part not in node:
+                return None
+            node = node[part]
+        return node
+
+    return {name: value(key) for name, key in HEADLINE}
+
+
 def _write_json(data: Any, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
@@ -409,11 +441,13 @@ def _write_json(data: Any, path: Path) -> None:
 
 
 def write_evaluation(metrics: Mapping[str, Any], predictions: Mapping[str, Mapping[str, np.ndarray]],
-                     metrics_path: str | Path, predictions_dir: str | Path, digits: int = 2) -> None:
+                     metrics_path: str | Path, predictions_dir: str | Path, digits: int = 2,
+                     headline_path: str | Path | None = None) -> None:
     """Write predictions_dir/<name>.npz (each a dict of arrays) and the metrics JSON, atomically.
 
     The predictions go to a temporary folder that replaces `predictions_dir` when complete;
-    the metrics file is written last, through a temporary name.
+    the metrics file is written last, through a temporary name, after the headline file
+    (`headline_metrics`, when `headline_path` is given).
     """
     predictions_dir, metrics_path = Path(predictions_dir), Path(metrics_path)
     tmp_dir = predictions_dir.with_name(predictions_dir.name + ".tmp")
@@ -430,7 +464,10 @@ def write_evaluation(metrics: Mapping[str, Any], predictions: Mapping[str, Mappi
         shutil.rmtree(old_dir, ignore_errors=True)
     finally:
         shutil.rmtree(tmp_dir, ignore_errors=True)
-    _write_json(rounded(metrics, digits), metrics_path)
+    metrics = rounded(metrics, digits)
+    if headline_path is not None:
+        _write_json(headline_metrics(metrics), Path(headline_path))
+    _write_json(metrics, metrics_path)
 
 
 def load_predictions(predictions_dir: str | Path, name: str) -> dict[str, np.ndarray]:

@@ -33,9 +33,11 @@ from posegan.report.discriminator_probe import probe_discriminator  # noqa: E402
 @click.option("--steps", default=300, show_default=True, help="discriminator updates per variant")
 @click.option("--variant", "variants", multiple=True, default=("image", "geo", "maps", "full"), show_default=True,
               help="sources of one discriminator: image, geo, maps, or a paper variant (map, geo, full)")
+@click.option("--maps-from", type=click.Choice(["heatmaps", "joints"]), default="heatmaps", show_default=True,
+              help="discriminator.maps_from: the maps source as the heatmaps, or as Gaussians at the joints")
 @click.option("--threads", default=0, help="torch CPU threads (0: torch's default)")
 def main(model_file: str, prepared_dir: str, stride: int, samples: int, steps: int, variants: tuple[str, ...],
-         threads: int) -> None:
+         maps_from: str, threads: int) -> None:
     if threads:
         torch.set_num_threads(threads)
     generator, _ = load_generator(model_file)
@@ -43,9 +45,10 @@ def main(model_file: str, prepared_dir: str, stride: int, samples: int, steps: i
     wild = PoseDataset(prepared_path(prepared_dir, "mpii", "train"), stride)
     # A lone "geo" here means the descriptor alone, not the paper's (image, geo) variant.
     sources = [[v] if v in ("image", "geo", "maps") else v for v in variants]
-    table = probe_discriminator(generator, lab, wild, samples=samples, steps=steps, variants=sources)
+    table = probe_discriminator(generator, lab, wild, samples=samples, steps=steps, variants=sources,
+                                maps_from=maps_from)
     click.echo(f"{model_file}: discriminators trained {steps} steps on {samples // 2} images per set, "
-               f"scored on the other {samples - samples // 2}")
+               f"scored on the other {samples - samples // 2} (maps from {maps_from})")
     click.echo(table.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
 
 

@@ -5,8 +5,9 @@
 Reads models/adversarial.pt (the final generator), models/pretrain_depth.pt (the generator
 before adversarial learning, reported as "pretrained"), the prepared test files
 (h36m_test, mpii_valid, mpi_inf_3dhp_test) and h36m_train (for the mean-pose predictor).
-Writes metrics/evaluate.json (Tables 1-4; layout in posegan/evaluate.py) and
-predictions/<model>_<set>.npz.
+Writes metrics/evaluate.json (Tables 1-4; layout in posegan/evaluate.py), the few figures
+compared first in metrics/headline.json (`dvc metrics diff --targets metrics/headline.json`)
+and predictions/<model>_<set>.npz.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from stages.common import clear_errors
 
 MODELS = {FINAL: Path("models/adversarial.pt"), "pretrained": Path("models/pretrain_depth.pt")}
 METRICS = Path("metrics/evaluate.json")
+HEADLINE = Path("metrics/headline.json")
 PREDICTIONS = Path("predictions")
 
 
@@ -36,7 +38,7 @@ def main(params_path: str) -> None:
     metrics, predictions = evaluate_models(MODELS, get(params, "data.prepared_dir", str),
                                            get(params, "data.heatmap_stride", int, positive=True), settings,
                                            device, amp, log=click.echo)
-    write_evaluation(metrics, predictions, METRICS, PREDICTIONS)
+    write_evaluation(metrics, predictions, METRICS, PREDICTIONS, headline_path=HEADLINE)
     click.echo(f"evaluate: h36m MPJPE {metrics['h36m']['mpjpe']:.1f} mm, P-MPJPE {metrics['h36m']['p_mpjpe']:.1f} mm; "
                f"MPII PCKh@{settings.pckh_threshold:g} {metrics['mpii']['pckh']['mean']:.1f}%; "
                f"3DHP PCK {metrics['mpi_inf_3dhp']['pck']['total']:.1f}%, "

@@ -13,7 +13,8 @@ from click.testing import CliRunner
 from fakes import write_fake_prepared
 from posegan.data.dataset import PoseDataset
 from posegan.data.schema import prepared_path, read_prepared
-from posegan.evaluate import (EvaluateSettings, evaluate_models, load_generator, load_predictions, mean_pose,
+from posegan.evaluate import (HEADLINE, EvaluateSettings, evaluate_models, headline_metrics, load_generator,
+                              load_predictions, mean_pose,
                               mean_pose_predictions, rounded, score_cross, score_lab, score_wild, subset_indices,
                               write_evaluation)
 from posegan.heatmaps import decode_heatmaps, heatmap_to_crop
@@ -232,6 +233,16 @@ def test_evaluate_models_and_outputs(run_dir, tmp_path):
     assert not list(out.glob("**/*.tmp"))
 
 
+def test_headline_metrics_pick_the_final_models_figures():
+    metrics = {"h36m": {"mpjpe": 90.0, "p_mpjpe": 70.0, "limbs": {"upper_arms": 1.0, "lower_arms": 2.0},
+                        "left_right": {"order_right": 0.9, "max_pair_correlation": 0.3}},
+               "mpii": {"pckh": {"mean": 60.0}}, "pretrained": {"h36m": {"mpjpe": 99.0}}}
+    headline = headline_metrics(metrics)
+    assert headline["lab_mpjpe"] == 90.0 and headline["lab_lower_arms"] == 2.0 and headline["wild_pckh"] == 60.0
+    assert headline["lab_left_right_order"] == 0.9 and headline["lab_max_pair_correlation"] == 0.3
+    assert headline["lab_upper_legs"] is None and headline["cross_pck"] is None      # absent: null
+
+
 def write_params(folder, prepared="data/prepared"):
     params = {"data": {"prepared_dir": prepared, "heatmap_stride": 4}, "model": MODEL,
               "evaluate": {"batch_size": 4, "max_samples": 4}}
@@ -258,6 +269,10 @@ def test_stage_writes_metrics_and_predictions(run_dir, tmp_path):
     metrics = json.loads((tmp_path / "metrics/evaluate.json").read_text())
     assert metrics["h36m"]["samples"] == 4
     assert len(list((tmp_path / "predictions").glob("*.npz"))) == 6
+    headline = json.loads((tmp_path / "metrics/headline.json").read_text())
+    assert list(headline) == [name for name, _ in HEADLINE]
+    assert headline["lab_mpjpe"] == metrics["h36m"]["mpjpe"] and headline["cross_pck"] == metrics["mpi_inf_3dhp"]["pck"]["total"]
+    assert headline["lab_left_right_order"] == metrics["h36m"]["left_right"]["order_right"]
     assert "h36m MPJPE" in result.output
 
 

@@ -204,6 +204,29 @@ def test_discriminator_from_params_and_shape_errors():
         disc(images[:, :, :32, :32], heatmaps, depth)
 
 
+def test_maps_from_joints_hide_the_heatmaps_appearance():
+    """maps_from="joints": Gaussians at the soft-argmax positions, whatever the maps look like."""
+    disc = MultiSourceDiscriminator("map", num_joints=16, image_size=64, heatmap_size=16, width=4,
+                                    embed_dim=8, hidden_dim=8, maps_from="joints")
+    _, heatmaps, depth, _ = real_sample()
+    real = disc.encode_pose(heatmaps, depth)["maps"]
+    torch.testing.assert_close(real[:, :16], heatmaps, atol=5e-3, rtol=0)   # the targets, drawn again
+    # A "predicted" map: the same peaks at a third of the height on a raised plateau (a
+    # blurrier, lower map than the targets).
+    fake = (heatmaps / 3 + 0.01 * (heatmaps > 0.05)).requires_grad_(True)
+    encoded = disc.encode_pose(fake, depth)["maps"]
+    torch.testing.assert_close(encoded, real, atol=0.02, rtol=0)
+    encoded.sum().backward()
+    assert fake.grad is not None and fake.grad.abs().sum() > 0     # still reaches the generator
+    unannotated = heatmaps.clone()
+    unannotated[:, 3] = 0
+    assert disc.encode_pose(unannotated, depth)["maps"][:, 3].abs().max() == 0
+    assert MultiSourceDiscriminator.from_params({"sources": "map", "width": 4, "embed_dim": 8, "hidden_dim": 8,
+                                                 "maps_from": "joints"}, 16, 64, 16).maps_from == "joints"
+    with pytest.raises(ValueError, match="discriminator.maps_from"):
+        MultiSourceDiscriminator("map", maps_from="pixels")
+
+
 def test_pose_encoding_of_a_real_sample():
     """E(S, z) of ground-truth heatmaps: the descriptor of the true joints, maps of peak 1."""
     disc = MultiSourceDiscriminator("full", num_joints=16, image_size=64, heatmap_size=16, width=4,

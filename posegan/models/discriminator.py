@@ -25,6 +25,12 @@ depth targets) and fake ones (the generator's last-stack heatmaps and depths):
   is". Normalising the heatmaps (not only the depth maps) keeps the branch from telling
   real from fake by amplitude and background noise alone, which carries no pose
   information. An all-zero map (joint not annotated) stays zero.
+  With `maps_from="joints"` the maps are instead Gaussians (sigma 1 heatmap pixel, like the
+  targets) drawn at the soft-argmax joint positions, for real and fake poses alike: the
+  branch then sees only where the joints are and how deep, never how sharp or noisy the
+  generator's heatmaps look (real ones are clean Gaussians, so a branch that sees the raw
+  maps can win on their appearance alone). The positions stay differentiable, so the
+  generator still gets the branch's gradient.
 
 Choices the paper leaves open (Figure 2 gives no sizes):
 - branches are plain CNNs / MLPs with LeakyReLU(0.2) and no normalisation layer: D is
@@ -49,6 +55,8 @@ from torch import Tensor, nn
 
 from posegan.geometry import geometric_descriptor
 from posegan.heatmaps import soft_argmax
+
+MAPS_FROM = ("heatmaps", "joints")
 
 SOURCES: tuple[str, ...] = ("image", "geo", "maps")
 VARIANTS: dict[str, tuple[str, ...]] = {
@@ -96,6 +104,15 @@ def normalized_maps(heatmaps: Tensor) -> Tensor:
     return positive / peak.clamp_min(1e-6)
 
 
+def gaussian_maps(xy: Tensor, size: int, sigma: float = 1.0) -> Tensor:
+    """(..., P, 2) positions (x, y) in heatmap pixels -> (..., P, size, size) Gaussians of peak 1,
+    differentiable in the positions (pixel centres at integer coordinates, as the targets)."""
+    grid = torch.arange(size, device=xy.device, dtype=xy.dtype)
+    gx = (grid - xy[..., 0:1]).square()                  # (..., P, W)
+    gy = (grid - xy[..., 1:2]).square()                  # (..., P, H)
+    return torch.exp(-(gy[..., :, None] + gx[..., None, :]) / (2 * sigma ** 2))
+
+
 def _conv_encoder(in_channels: int, size: int, width: int, embed_dim: int) -> nn.Sequential:
     """3x3 stride-2 convolutions from size x size down to 4 x 4, then a linear embedding."""
     if size < 4 or size & (size - 1):
@@ -119,12 +136,17 @@ class MultiSourceDiscriminator(nn.Module):
     width: channels of the first convolution of the image and maps branches.
     embed_dim: size of each branch's embedding. hidden_dim: width of the first two of the
     three fully connected layers. soft_argmax_window: see `posegan.heatmaps.soft_argmax`.
+    maps_from: "heatmaps" (the maps source is the normalised heatmaps themselves) or "joints"
+    (Gaussians drawn at their soft-argmax positions; see the module docstring).
     """
 
     def __init__(self, sources="full", num_joints: int = 16, image_size: int = 256,
                  heatmap_size: int = 64, width: int = 32, embed_dim: int = 128,
-                 hidden_dim: int = 256, soft_argmax_window: int = 3):
+                 hidden_dim: int = 256, soft_argmax_window: int = 3, maps_from: str = "heatmaps"):
         super().__init__()
+        if maps_from not in MAPS_FROM:
+            raise ValueError(f"discriminator.maps_from must be one of {', '.join(MAPS_FROM)}, got {maps_from!r}")
+        self.maps_from = maps_from
         self.sources = parse_sources(sources)
         self.num_joints = num_joints
         self.image_size = image_size
@@ -148,12 +170,14 @@ class MultiSourceDiscriminator(nn.Module):
     @classmethod
     def from_params(cls, discriminator: Mapping, num_joints: int, image_size: int,
                     heatmap_size: int) -> "MultiSourceDiscriminator":
-        """Build from params.yaml's `discriminator` section (sources, width, embed_dim, hidden_dim)."""
+        """Build from params.yaml's `discriminator` section (sources, width, embed_dim, hidden_dim,
+        and optionally maps_from)."""
         values = {}
         for key in ("sources", "width", "embed_dim", "hidden_dim"):
             if key not in discriminator:
                 raise KeyError(f"params.yaml: discriminator.{key} is missing")
             values[key] = discriminator[key]
+        values["maps_from"] = discriminator.get("maps_from", "heatmaps")
         return cls(num_joints=num_joints, image_size=image_size, heatmap_size=heatmap_size, **values)
 
     def encode_pose(self, heatmaps: Tensor, depth: Tensor) -> dict[str, Tensor]:
@@ -161,12 +185,17 @@ class MultiSourceDiscriminator(nn.Module):
         scale = float(self.heatmap_size)
         heatmaps, depth = heatmaps.float(), depth.float()   # float32 even under autocast
         encoded = {}
+        needs_xy = "geo" in self.sources or ("maps" in self.sources and self.maps_from == "joints")
+        xy = soft_argmax(heatmaps, self.soft_argmax_window) if needs_xy else None
         if "geo" in self.sources:
-            xy = soft_argmax(heatmaps, self.soft_argmax_window)
             joints = torch.cat([xy, depth[..., None]], dim=-1) / scale
             encoded["geo"] = geometric_descriptor(joints)
         if "maps" in self.sources:
-            maps = normalized_maps(heatmaps)
+            if self.maps_from == "joints":
+                present = (heatmaps.amax(dim=(-2, -1)) > 1e-3).to(heatmaps.dtype)   # all-zero: not annotated
+                maps = gaussian_maps(xy, self.heatmap_size) * present[..., None, None]
+            else:
+                maps = normalized_maps(heatmaps)
             encoded["maps"] = torch.cat([maps, maps * (depth / scale)[..., None, None]], dim=1)
         return encoded
 

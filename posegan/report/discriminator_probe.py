@@ -51,14 +51,15 @@ def probe_discriminator(generator: Generator, lab: PoseDataset, wild: PoseDatase
                         steps: int = 300, batch_size: int = 16,
                         variants: Sequence[str | Sequence[str]] = ("image", "geo", "maps", "full"),
                         width: int = 16, embed_dim: int = 128, hidden_dim: int = 256, lr: float = 1e-4,
-                        seed: int = 0) -> pd.DataFrame:
+                        seed: int = 0, maps_from: str = "heatmaps") -> pd.DataFrame:
     """Train one discriminator per entry of `variants` and score it on held-out samples.
 
     samples: images of each set used (evenly spaced; the first half trains D, the second half
     scores it). Each step shows D `batch_size` real lab samples against as many fakes, half
     lab and half wild (as the adversarial stage does). Returns one row per variant: sources,
     acc_real_lab, acc_fake_lab, acc_fake_wild (shares of the held-out samples D classifies
-    right) and final_loss.
+    right) and final_loss. maps_from: how the maps source is encoded (see
+    `posegan.models.MultiSourceDiscriminator`).
     """
     spaced = lambda n: np.unique(np.linspace(0, n - 1, min(n, samples)).round().astype(np.int64))  # noqa: E731
     lab_idx, wild_idx = spaced(len(lab)), spaced(len(wild))
@@ -73,7 +74,7 @@ def probe_discriminator(generator: Generator, lab: PoseDataset, wild: PoseDatase
         torch.manual_seed(seed)
         rng = np.random.default_rng(seed)
         disc = MultiSourceDiscriminator(variant, lab.labels["joints_2d"].shape[1], lab.image_size, lab.heatmap_size,
-                                        width=width, embed_dim=embed_dim, hidden_dim=hidden_dim)
+                                        width=width, embed_dim=embed_dim, hidden_dim=hidden_dim, maps_from=maps_from)
         optimizer = torch.optim.Adam(disc.parameters(), lr=lr, betas=(0.5, 0.999))
 
         def draw(group, n):
