@@ -15,6 +15,7 @@ REPO = Path(__file__).resolve().parents[1]
 TINY = {
     "seed": 0,
     "data": {"prepared_dir": "data/prepared", "image_size": 64, "heatmap_stride": 4},
+    "loss": {"reduction": "backbone", "depth_weight": 0.1},
     "model": {"device": "cpu", "amp": False, "num_stacks": 1, "num_blocks": 1, "num_features": 16, "fix_2d": False},
     "discriminator": {"sources": "full", "width": 4, "embed_dim": 16, "hidden_dim": 16},
     "pretrain_2d": {"iterations": 4, "batch_size": 4, "lr": 2.5e-4, "val_every": 4, "checkpoint_every": 2,

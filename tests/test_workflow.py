@@ -280,7 +280,7 @@ def test_exp_run_geo_differs_and_the_ablation_table_has_both(pipeline, tmp_path)
     table = repo.run("python", "-m", "stages.tables", "ablation", "--out-dir", "ablation")
     assert "ablation: 2 rows" in table.stdout, table.stdout + table.stderr
     with open(repo.path / "ablation/table2.csv", newline="") as f:
-        rows = {row["Experiment"]: row for row in csv.DictReader(f)}
+        rows = {row["Experiments"]: row for row in csv.DictReader(f)}
     branch = repo.git("branch", "--show-current").stdout.strip()
     assert set(rows) == {branch, "geo"}
     for label, metrics_json, method in ((branch, committed, "Full"), ("geo", geo, "Geo")):
