@@ -65,6 +65,7 @@ from posegan.metrics import (auc3d_per_sample, group_mean, joint_errors, p_joint
                              pckh, per_joint, per_limb)
 from posegan.models import Generator
 from posegan.predict import predict
+from posegan.report.ablation import lookup
 from posegan.report.left_right import left_right_summary
 from posegan.skeleton import NUM_JOINTS, ROOT
 
@@ -422,15 +423,7 @@ def headline_metrics(metrics: Mapping[str, Any]) -> dict[str, Any]:
     """The final model's headline figures from evaluate.json's dict, flat (None where absent):
     lab MPJPE / P-MPJPE and limb means (mm), the left/right order shares and the largest
     paired-channel correlation, wild PCKh@0.5 and cross-domain PCK / AUC (percent)."""
-    def value(dotted: str) -> Any:
-        node: Any = metrics
-        for part in dotted.split("."):
-            if not isinstance(node, Mapping) or part not in node:
-                return None
-            node = node[part]
-        return node
-
-    return {name: value(key) for name, key in HEADLINE}
+    return {name: lookup(metrics, key) for name, key in HEADLINE}
 
 
 def _write_json(data: Any, path: Path) -> None:

@@ -37,6 +37,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from posegan.heatmaps import subpixel_offset
 from posegan.model_file import HEATMAP_STRIDE
 from posegan.models import Generator
 
@@ -59,23 +60,8 @@ def decode_for_export(heatmaps: Tensor, stride: int = HEATMAP_STRIDE) -> tuple[T
         pos = y.clamp(0, h - 1) * w + x.clamp(0, w - 1)
         return torch.gather(flat, 2, pos.unsqueeze(2)).squeeze(2)
 
-    tiny = torch.finfo(heatmaps.dtype).tiny
-
-    def offset(lo: Tensor, hi: Tensor, inside: Tensor) -> Tensor:
-        c = maxvals
-        positive = (lo > 0) & (c > 0) & (hi > 0)
-        log_l, log_c, log_r = lo.clamp_min(tiny).log(), c.clamp_min(tiny).log(), hi.clamp_min(tiny).log()
-        curvature = log_l - 2 * log_c + log_r
-        concave = curvature < 0
-        safe = torch.where(concave, curvature, torch.full_like(curvature, -1.0))
-        parabola = ((log_l - log_r) / (2 * safe)).clamp(-0.5, 0.5)
-        parabola = torch.where(concave, parabola, torch.zeros_like(parabola))
-        quarter = 0.25 * torch.sign(hi - lo)
-        shift = torch.where(positive, parabola, quarter)
-        return torch.where(inside, shift, torch.zeros_like(shift))
-
-    dx = offset(value(iy, ix - 1), value(iy, ix + 1), (ix > 0) & (ix < w - 1))
-    dy = offset(value(iy - 1, ix), value(iy + 1, ix), (iy > 0) & (iy < h - 1))
+    dx = subpixel_offset(value(iy, ix - 1), maxvals, value(iy, ix + 1), (ix > 0) & (ix < w - 1))
+    dy = subpixel_offset(value(iy - 1, ix), maxvals, value(iy + 1, ix), (iy > 0) & (iy < h - 1))
     coords = torch.stack([ix.to(heatmaps.dtype) + dx, iy.to(heatmaps.dtype) + dy], dim=-1)
     return (coords + 0.5) * stride - 0.5, maxvals
 

@@ -52,6 +52,21 @@ def _as_tensor(heatmaps, name: str):
     raise TypeError(f"{name} must be a torch tensor or numpy array, got {type(heatmaps).__name__}")
 
 
+def subpixel_offset(lo, c, hi, inside):
+    """The sub-pixel shift of a maximum c along one axis from its neighbours lo and hi (torch,
+    elementwise; see `decode_heatmaps`); zero where `inside` is False (the map's border)."""
+    positive = (lo > 0) & (c > 0) & (hi > 0)
+    tiny = torch.finfo(c.dtype).tiny
+    log_l, log_c, log_r = (v.clamp_min(tiny).log() for v in (lo, c, hi))
+    curvature = log_l - 2 * log_c + log_r
+    safe = torch.where(curvature < 0, curvature, torch.full_like(curvature, -1.0))
+    parabola = ((log_l - log_r) / (2 * safe)).clamp(-0.5, 0.5)
+    parabola = torch.where(curvature < 0, parabola, torch.zeros_like(parabola))
+    quarter = 0.25 * torch.sign(hi - lo)
+    shift = torch.where(positive, parabola, quarter)
+    return torch.where(inside, shift, torch.zeros_like(shift))
+
+
 def decode_heatmaps(heatmaps):
     """Joint locations from heatmaps: argmax with sub-pixel refinement (for evaluation).
 
@@ -84,21 +99,8 @@ def decode_heatmaps(heatmaps):
     def value(y, x):
         return flat[rows, y.clamp(0, h - 1) * w + x.clamp(0, w - 1)]
 
-    def offset(lo, hi, inside):
-        c = maxvals
-        positive = (lo > 0) & (c > 0) & (hi > 0)
-        tiny = torch.finfo(flat.dtype).tiny
-        log_l, log_c, log_r = (v.clamp_min(tiny).log() for v in (lo, c, hi))
-        curvature = log_l - 2 * log_c + log_r
-        safe = torch.where(curvature < 0, curvature, torch.full_like(curvature, -1.0))
-        parabola = ((log_l - log_r) / (2 * safe)).clamp(-0.5, 0.5)
-        parabola = torch.where(curvature < 0, parabola, torch.zeros_like(parabola))
-        quarter = 0.25 * torch.sign(hi - lo)
-        shift = torch.where(positive, parabola, quarter)
-        return torch.where(inside, shift, torch.zeros_like(shift))
-
-    dx = offset(value(iy, ix - 1), value(iy, ix + 1), (ix > 0) & (ix < w - 1))
-    dy = offset(value(iy - 1, ix), value(iy + 1, ix), (iy > 0) & (iy < h - 1))
+    dx = subpixel_offset(value(iy, ix - 1), maxvals, value(iy, ix + 1), (ix > 0) & (ix < w - 1))
+    dy = subpixel_offset(value(iy - 1, ix), maxvals, value(iy + 1, ix), (iy > 0) & (iy < h - 1))
     coords = torch.stack([ix.to(flat.dtype) + dx, iy.to(flat.dtype) + dy], dim=-1)
     coords, maxvals = coords.reshape(*lead, 2), maxvals.reshape(lead)
     if was_numpy:
