@@ -39,7 +39,7 @@ def seen_from_front(joints_2d: np.ndarray) -> np.ndarray:
 
 
 def _pair_orders(pred_2d: np.ndarray, true_2d: np.ndarray, pairs, min_separation: float):
-    """(pred_dx, right_order, counted), each (N, pairs), and front (N,) for the pairs' x order."""
+    """(pred_dx, right_order, counted), each (N, pairs), and front (N,): the pairs' x order."""
     right, left = [r for r, _ in pairs], [l for _, l in pairs]
     true_dx = true_2d[:, left, 0] - true_2d[:, right, 0]
     pred_dx = pred_2d[:, left, 0] - pred_2d[:, right, 0]
@@ -88,15 +88,11 @@ def left_right_summary(pred_2d: np.ndarray, true_2d: np.ndarray, correlation: np
     _, right_order, counted, front = _pair_orders(pred_2d, true_2d, pairs, min_separation)
     front = np.broadcast_to(front[:, None], counted.shape)
     medians = np.nanmedian(correlation, axis=0) if len(correlation) else np.full(len(pairs), np.nan)
-    per_pair = {}
-    for k, (_, l) in enumerate(pairs):
-        per_pair[pair_name(l)] = {
-            "order_right": _share(right_order[:, k], counted[:, k]),
-            "order_right_front": _share(right_order[:, k], counted[:, k] & front[:, k]),
-            "order_right_back": _share(right_order[:, k], counted[:, k] & ~front[:, k]),
-            "heatmap_correlation": float(medians[k]),
-            "samples": int(counted[:, k].sum()),
-        }
+    table = left_right_order(pred_2d, true_2d, pairs, min_separation)
+    per_pair = {row["pair"]: {"order_right": row["order_right"], "order_right_front": row["order_right_front"],
+                              "order_right_back": row["order_right_back"], "heatmap_correlation": float(median),
+                              "samples": row["samples"]}
+                for row, median in zip(table.to_dict("records"), medians)}
     return {"order_right": _share(right_order, counted),
             "order_right_front": _share(right_order, counted & front),
             "order_right_back": _share(right_order, counted & ~front),
