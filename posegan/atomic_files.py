@@ -1,0 +1,52 @@
+"""Writing files so that a crash never leaves a half-written one.
+
+Every output of the pipeline is written to a temporary name beside its final path and renamed
+onto it (`os.replace`, atomic on one filesystem) only when complete; on an error the temporary
+file is removed and the previous file, if any, stays as it was.
+
+    with replacing("metrics/evaluate.json") as tmp:
+        tmp.write_text(text)
+    write_text_atomic("metrics/headline.json", text)
+    write_json_atomic("metrics/pretrain_2d.json", summary)
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+
+def temporary_path(path: str | os.PathLike) -> Path:
+    """The temporary name `path` is written under before the rename: `<name>.tmp` beside it."""
+    path = Path(path)
+    return path.with_name(path.name + ".tmp")
+
+
+@contextlib.contextmanager
+def replacing(path: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temporary path beside `path` (its folder created); rename it onto `path` when the
+    block ends without error, remove it when the block raises."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = temporary_path(path)
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def write_text_atomic(path: str | os.PathLike, text: str) -> None:
+    """`path`'s contents become `text`, all at once."""
+    with replacing(path) as tmp:
+        tmp.write_text(text)
+
+
+def write_json_atomic(path: str | os.PathLike, data: Any, sort_keys: bool = False) -> None:
+    """`data` as indented JSON (with a final newline) in `path`, all at once."""
+    write_text_atomic(path, json.dumps(data, indent=2, sort_keys=sort_keys) + "\n")
