@@ -18,25 +18,29 @@ On CUDA it also times the paper's test-time figure: the forward pass of a batch 
 from __future__ import annotations
 
 import json
-import os
 import sys
 import time
 from pathlib import Path
 
 import click
 import torch
-import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from posegan.atomic_files import write_json_atomic  # noqa: E402
+from posegan.config import ParamsFile  # noqa: E402
+from posegan.data.schema import PreparedData  # noqa: E402
 from posegan.device import autocast, resolve_device  # noqa: E402
 from posegan.losses import discriminator_loss, pose_loss  # noqa: E402
 from posegan.models import Generator, MultiSourceDiscriminator  # noqa: E402
+from posegan.models.discriminator import DiscriminatorSettings  # noqa: E402
+from posegan.models.generator import ModelSettings  # noqa: E402
 
+# name -> (the generator, the crop side in pixels)
 PAPER = {
-    "paper-2x1": {"num_stacks": 2, "num_blocks": 1, "num_features": 256, "image_size": 256},
-    "paper-4x1": {"num_stacks": 4, "num_blocks": 1, "num_features": 256, "image_size": 256},
+    "paper-2x1": (ModelSettings(num_stacks=2, num_blocks=1, num_features=256), 256),
+    "paper-4x1": (ModelSettings(num_stacks=4, num_blocks=1, num_features=256), 256),
 }
 
 
@@ -60,10 +64,10 @@ def _timed(step, iters: int, warmup: int, device: torch.device) -> float:
 LAYOUTS = {"channels_last": torch.channels_last, "contiguous": torch.contiguous_format}
 
 
-def bench_generator(cfg: dict, batch: int, iters: int, warmup: int, device: torch.device, amp: bool,
-                    layout: str = "channels_last") -> dict:
-    size, joints = cfg["image_size"], 16
-    model = Generator.from_params(cfg, num_joints=joints).use_memory_format(LAYOUTS[layout]).to(device)
+def bench_generator(settings: ModelSettings, size: int, batch: int, iters: int, warmup: int, device: torch.device,
+                    amp: bool, layout: str = "channels_last") -> dict:
+    joints = 16
+    model = Generator.build(settings, num_joints=joints).use_memory_format(LAYOUTS[layout]).to(device)
     images = torch.randn(batch, 3, size, size, device=device)
     targets = torch.rand(batch, joints, size // 4, size // 4, device=device)
     depth = torch.randn(batch, joints, device=device)
@@ -93,10 +97,10 @@ def bench_generator(cfg: dict, batch: int, iters: int, warmup: int, device: torc
     }
 
 
-def bench_discriminator(cfg: dict, disc: dict, batch: int, iters: int, warmup: int,
+def bench_discriminator(settings: DiscriminatorSettings, size: int, batch: int, iters: int, warmup: int,
                         device: torch.device, amp: bool) -> dict:
-    size, joints = cfg["image_size"], 16
-    model = MultiSourceDiscriminator.from_params(disc, joints, size, size // 4).to(device)
+    joints = 16
+    model = MultiSourceDiscriminator.build(settings, joints, size, size // 4).to(device)
     images = torch.randn(batch, 3, size, size, device=device)
     maps = torch.rand(batch, joints, size // 4, size // 4, device=device)
     depth = torch.randn(batch, joints, device=device)
@@ -143,23 +147,23 @@ def main(params_path, configs, device_name, amp, batch, paper_batch, iters, pape
     if threads:
         torch.set_num_threads(threads)
     device = resolve_device(device_name)
-    params = yaml.safe_load(Path(params_path).read_text())
-    default = {**{k: params["model"][k] for k in ("num_stacks", "num_blocks", "num_features", "depth_pooling")
-                  if k in params["model"]},
-               "image_size": params["data"]["image_size"]}
+    params = ParamsFile.read(params_path)
+    default = (params.section("model", ModelSettings), params.section("data", PreparedData).image_size)
     results = {"device": str(device), "amp": amp, "layout": layout, "torch": torch.__version__,
                "threads": torch.get_num_threads(), "configs": {}}
     for name in [c.strip() for c in configs.split(",") if c.strip()]:
         if name == "default":
-            cfg, b, n = default, batch, iters
+            (model, size), b, n = default, batch, iters
         elif name in PAPER:
-            cfg, b, n = PAPER[name], paper_batch, paper_iters
+            (model, size), b, n = PAPER[name], paper_batch, paper_iters
         else:
             raise click.BadParameter(f"unknown config {name!r}; expected default, {', '.join(PAPER)}",
                                      param_hint="--configs")
-        entry = {"config": cfg, "generator": bench_generator(cfg, b, n, 1, device, amp, layout)}
+        entry = {"config": {**model.as_dict(), "image_size": size},
+                 "generator": bench_generator(model, size, b, n, 1, device, amp, layout)}
         if name == "default":
-            entry["discriminator"] = bench_discriminator(cfg, params["discriminator"], b, n, 1, device, amp)
+            entry["discriminator"] = bench_discriminator(params.section("discriminator", DiscriminatorSettings),
+                                                         size, b, n, 1, device, amp)
         results["configs"][name] = entry
         click.echo(f"{name}: {json.dumps(entry)}")
     if device.type == "cuda":
@@ -167,9 +171,7 @@ def main(params_path, configs, device_name, amp, batch, paper_batch, iters, pape
             [bench_test_time(device, True, 5)] if amp else [])
         click.echo(f"paper test time: {json.dumps(results['paper_test_time'])}")
     if output:
-        tmp = f"{output}.tmp{os.getpid()}"
-        Path(tmp).write_text(json.dumps(results, indent=2) + "\n")
-        os.replace(tmp, output)
+        write_json_atomic(output, results)
 
 
 if __name__ == "__main__":

@@ -21,11 +21,12 @@ from pathlib import Path
 
 import click
 import numpy as np
-import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from posegan.config import ParamsFile  # noqa: E402
+from posegan.data.settings import DataSettings  # noqa: E402
 from posegan.data.synthetic.benchmark import SyntheticConfig, generate_samples, split_specs, write_benchmark  # noqa: E402
 from posegan.data.synthetic.body import NUM_ANGLES, BodyProportions, floor_offset, forward_kinematics  # noqa: E402
 from posegan.data.synthetic.render import render_pose  # noqa: E402
@@ -86,8 +87,10 @@ def time_full(config: SyntheticConfig, keep: str | None) -> dict:
 @click.option("--keep", default=None, help="write the full dataset here instead of a temporary folder")
 @click.option("--output", default=None, help="also write the results as JSON")
 def main(params_path: str, samples: int, full: bool, keep: str | None, output: str | None) -> None:
-    data = yaml.safe_load(Path(params_path).read_text())["data"]
-    config = SyntheticConfig.from_params(data)
+    params = ParamsFile.read(params_path)
+    config = params.section("data", DataSettings).synthetic
+    if config is None:
+        raise click.UsageError(f"{params.name}: data.synthetic is missing (the built-in benchmark's sizes)")
     results = {"image_size": config.image_size, "domains": time_domains(config, samples),
                "renderer": time_renderer(config.image_size)}
     for domain, r in results["domains"].items():

@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -26,13 +27,24 @@ def temporary_path(path: str | os.PathLike) -> Path:
     return path.with_name(path.name + ".tmp")
 
 
+def unique_temporary_path(path: str | os.PathLike) -> Path:
+    """A fresh hidden file `.<name>.<random>.tmp` beside `path` (mode 0644, like an ordinary
+    output): for outputs that several processes may write at once."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    os.chmod(tmp, 0o644)   # mkstemp makes 0600
+    return Path(tmp)
+
+
 @contextlib.contextmanager
-def replacing(path: str | os.PathLike) -> Iterator[Path]:
+def replacing(path: str | os.PathLike, unique: bool = False) -> Iterator[Path]:
     """Yield a temporary path beside `path` (its folder created); rename it onto `path` when the
-    block ends without error, remove it when the block raises."""
+    block ends without error, remove it when the block raises. unique: a fresh random name
+    (`unique_temporary_path`) instead of `<name>.tmp`."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = temporary_path(path)
+    tmp = unique_temporary_path(path) if unique else temporary_path(path)
     try:
         yield tmp
         os.replace(tmp, path)

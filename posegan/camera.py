@@ -1,6 +1,7 @@
 """Pinhole cameras, square person crops and the depth target.
 
-Conventions (see ../shared/DESIGN.md and the README):
+Conventions (docs/conventions.md, "Units and coordinates", "Camera and crop model" and
+"Depth target"):
 
 - 3D points are in millimetres in camera coordinates: x right, y down, z forward.
 - A camera is the array (fx, fy, cx, cy) in pixels; leading batch axes are allowed.

@@ -1,22 +1,59 @@
-"""Devices and mixed precision: `model.device` (auto | cpu | cuda[:N]) and `model.amp`.
+"""Devices, mixed precision and compilation: the params section `runtime`.
 
 No code in the library calls `.cuda()`: models and tensors go `.to(resolve_device(name))`.
-Mixed precision (float16 autocast with a gradient scaler) is used only on CUDA; on CPU, or
-with amp off, `autocast` does nothing and `grad_scaler` returns a disabled scaler whose
-`scale(loss)` is the loss itself, so a training loop is written once for both.
+Mixed precision: `amp: fp16` (or `true`) is float16 autocast with a gradient scaler, on CUDA
+only; `amp: bf16` is bfloat16 autocast without a scaler (bfloat16 has float32's range), on
+CUDA or CPU. Otherwise `autocast` does nothing and `grad_scaler` returns a disabled scaler
+whose `scale(loss)` is the loss itself, so a training loop is written once for all cases.
+`compile` wraps the training networks in `torch.compile` (`compiled`).
 """
 
 from __future__ import annotations
 
 import contextlib
+from dataclasses import dataclass
+from typing import Literal
 
 import torch
+
+from posegan.errors import PoseganError
+from posegan.settings import setting
+
+
+class DeviceUnavailableError(PoseganError, RuntimeError):
+    """The params ask for a device this machine does not have."""
+
+
+def _device_name(value) -> str:
+    """runtime.device: auto, cpu, cuda or cuda:N."""
+    key = value.strip().lower() if isinstance(value, str) else None
+    if key not in ("auto", "cpu", "cuda") and not (key or "").startswith("cuda:") or \
+            (key or "").startswith("cuda:") and not key[5:].isdigit():
+        raise ValueError(f"must be auto, cpu, cuda or cuda:N, got {value!r}")
+    return value
+
+
+@dataclass(frozen=True)
+class RuntimeSettings:
+    """Where and how the networks run (params section `runtime`), apart from what they are:
+    a checkpoint made with one runtime resumes with another.
+
+    device: "auto" (CUDA when available), "cpu", "cuda" or "cuda:N". amp: mixed precision,
+    false, fp16 (true means fp16; CUDA only) or bf16. threads: torch CPU threads per process
+    (0: torch's default). compile: `torch.compile` the training networks, false, true (mode
+    "default"), or a mode: "default", "reduce-overhead" (CUDA graphs), "max-autotune".
+    """
+
+    device: str = setting("auto", parse=_device_name)
+    amp: bool | Literal["fp16", "bf16"] = False
+    threads: int = setting(0, minimum=0)
+    compile: bool | Literal["default", "reduce-overhead", "max-autotune"] = setting(False, optional=True)
 
 
 def resolve_device(name: str) -> torch.device:
     """'auto' -> cuda if available else cpu; 'cpu'; 'cuda' or 'cuda:N' (error if unavailable)."""
     if not isinstance(name, str):
-        raise ValueError(f"model.device must be 'auto', 'cpu' or 'cuda', got {name!r}")
+        raise ValueError(f"runtime.device must be 'auto', 'cpu' or 'cuda', got {name!r}")
     key = name.strip().lower()
     if key == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -24,29 +61,51 @@ def resolve_device(name: str) -> torch.device:
         return torch.device("cpu")
     if key == "cuda" or key.startswith("cuda:"):
         if not torch.cuda.is_available():
-            raise RuntimeError(f"model.device is {name!r} but CUDA is not available to torch "
+            raise DeviceUnavailableError(f"runtime.device is {name!r} but CUDA is not available to torch "
                                f"{torch.__version__} on this machine; use 'auto' or 'cpu'")
         device = torch.device(key)
         if device.index is not None and device.index >= torch.cuda.device_count():
-            raise RuntimeError(f"model.device is {name!r} but only {torch.cuda.device_count()} "
+            raise DeviceUnavailableError(f"runtime.device is {name!r} but only {torch.cuda.device_count()} "
                                f"CUDA device(s) are visible")
         return device
-    raise ValueError(f"model.device must be 'auto', 'cpu' or 'cuda', got {name!r}")
+    raise ValueError(f"runtime.device must be 'auto', 'cpu' or 'cuda', got {name!r}")
 
 
-def amp_enabled(device: torch.device, amp: bool) -> bool:
-    """Mixed precision is used only when asked for and on CUDA."""
-    return bool(amp) and torch.device(device).type == "cuda"
+def amp_dtype(device: torch.device, amp: bool | str) -> torch.dtype | None:
+    """The autocast dtype for `amp` on `device`, or None (full precision): float16 for
+    fp16/true on CUDA, bfloat16 for bf16 on CUDA or CPU."""
+    kind = torch.device(device).type
+    if amp == "bf16" and kind in ("cuda", "cpu"):
+        return torch.bfloat16
+    if (amp is True or amp == "fp16") and kind == "cuda":
+        return torch.float16
+    return None
 
 
-def autocast(device: torch.device, amp: bool):
-    """Context manager: float16 autocast on CUDA when `amp`, otherwise a no-op."""
-    if amp_enabled(device, amp):
-        return torch.autocast(device_type="cuda", dtype=torch.float16)
-    return contextlib.nullcontext()
+def amp_enabled(device: torch.device, amp: bool | str) -> bool:
+    """Whether `amp` means mixed precision on `device`."""
+    return amp_dtype(device, amp) is not None
 
 
-def grad_scaler(device: torch.device, amp: bool) -> torch.amp.GradScaler:
-    """A gradient scaler, enabled only with CUDA mixed precision (one per optimiser)."""
+def autocast(device: torch.device, amp: bool | str):
+    """Context manager: autocast to `amp_dtype`, or a no-op in full precision."""
+    dtype = amp_dtype(device, amp)
+    if dtype is None:
+        return contextlib.nullcontext()
+    return torch.autocast(device_type=torch.device(device).type, dtype=dtype)
+
+
+def grad_scaler(device: torch.device, amp: bool | str) -> torch.amp.GradScaler:
+    """A gradient scaler (one per optimiser), enabled only for float16 (bfloat16 needs none)."""
     device = torch.device(device)
-    return torch.amp.GradScaler(device.type, enabled=amp_enabled(device, amp))
+    return torch.amp.GradScaler(device.type, enabled=amp_dtype(device, amp) == torch.float16)
+
+
+def compiled(module: torch.nn.Module, compile: bool | str) -> torch.nn.Module:
+    """`module` wrapped in `torch.compile` with the mode `compile` names (itself when false).
+
+    The wrapper shares the module's parameters, so optimisers, checkpoints and model files
+    keep using the plain module."""
+    if compile is False:
+        return module
+    return torch.compile(module, mode="default" if compile is True else compile)

@@ -27,8 +27,6 @@ scales it to millimetres).
 
 from __future__ import annotations
 
-import os
-import tempfile
 import warnings
 from pathlib import Path
 from typing import Any
@@ -37,6 +35,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from posegan.atomic_files import replacing
 from posegan.heatmaps import subpixel_offset
 from posegan.model_file import HEATMAP_STRIDE
 from posegan.models import Generator
@@ -99,14 +98,6 @@ def example_input(input_kind: str, image_size: int, batch: int = 2, seed: int = 
     return torch.from_numpy(images).permute(0, 3, 1, 2).float().div(127.5).sub(1.0).contiguous()
 
 
-def _atomic(path: Path):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    os.chmod(tmp, 0o644)   # mkstemp makes 0600; outputs are ordinary files
-    return Path(tmp)
-
-
 def export_model(generator: Generator, path: str | Path, fmt: str, image_size: int, input_kind: str = "uint8",
                  outputs: str = "raw", opset: int = 17) -> Path:
     """Write the exported network to `path` (atomically) and return the path."""
@@ -115,23 +106,18 @@ def export_model(generator: Generator, path: str | Path, fmt: str, image_size: i
     path = Path(path)
     module = ExportedGenerator(generator.float().cpu().eval(), input_kind, outputs).eval()
     example = example_input(input_kind, image_size)
-    tmp = _atomic(path)
-    try:
-        with torch.no_grad(), warnings.catch_warnings():
-            # shape checks in forward are constant for the traced size; the batch axis stays dynamic
-            warnings.filterwarnings("ignore", category=torch.jit.TracerWarning)
-            warnings.filterwarnings("ignore", category=DeprecationWarning)
-            warnings.filterwarnings("ignore", category=FutureWarning)
-            if fmt == "torchscript":
-                traced = torch.jit.trace(module, (example,), check_trace=False)
-                traced.save(str(tmp))
-            else:
-                torch.onnx.export(module, (example,), str(tmp), dynamo=False, opset_version=opset,
-                                  input_names=["images"], output_names=OUTPUT_NAMES[outputs],
-                                  dynamic_axes={name: {0: "batch"} for name in ["images", *OUTPUT_NAMES[outputs]]})
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    with replacing(path, unique=True) as tmp, torch.no_grad(), warnings.catch_warnings():
+        # shape checks in forward are constant for the traced size; the batch axis stays dynamic
+        warnings.filterwarnings("ignore", category=torch.jit.TracerWarning)
+        warnings.filterwarnings("ignore", category=DeprecationWarning)
+        warnings.filterwarnings("ignore", category=FutureWarning)
+        if fmt == "torchscript":
+            traced = torch.jit.trace(module, (example,), check_trace=False)
+            traced.save(str(tmp))
+        else:
+            torch.onnx.export(module, (example,), str(tmp), dynamo=False, opset_version=opset,
+                              input_names=["images"], output_names=OUTPUT_NAMES[outputs],
+                              dynamic_axes={name: {0: "batch"} for name in ["images", *OUTPUT_NAMES[outputs]]})
     return path
 
 

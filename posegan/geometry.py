@@ -10,7 +10,8 @@ def geometric_descriptor(joints: Tensor) -> Tensor:
     """Pairwise relative locations and squared distances between joints (Eq. 1).
 
     joints: (..., P, 3) as (x, y, z), all three in one unit (in this project heatmap pixels,
-    with z the depth target of DESIGN.md, so the descriptor is isotropic).
+    with z the depth target of docs/conventions.md, "Depth target", so the descriptor is
+    isotropic).
     Returns (..., 6, P, P): entry [..., :, i, j] = [dx, dy, dz, dx^2, dy^2, dz^2] with
     dx = x_i - x_j etc. (units and units squared). Differentiable; translation invariant.
     """

@@ -31,11 +31,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import Literal, NamedTuple
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
+
+from posegan.settings import setting
 
 REDUCTIONS = ("backbone", "batch_mean", "sum")
 
@@ -48,8 +50,8 @@ class LossSettings:
     "backbone" (Zhou et al.'s regWeight); the other reductions are the paper's unweighted Eq. 2.
     """
 
-    reduction: str = "backbone"
-    depth_weight: float = 0.1
+    reduction: Literal["backbone", "batch_mean", "sum"] = "backbone"
+    depth_weight: float = setting(0.1, minimum=0)
 
     def __post_init__(self):
         if self.reduction not in REDUCTIONS:
@@ -178,7 +180,14 @@ def generator_loss(fake_logits: Tensor, pose_loss: Tensor | PoseLoss, lam: float
     return lam * adversarial_loss(fake_logits, reduction) + total
 
 
-def adversarial_share(lam: float, adv_loss: Tensor | float, pose_loss_total: Tensor | float) -> float:
-    """lambda x L_adv / L_pose: how much of the generator's loss is adversarial (0 when L_pose is 0)."""
+def adversarial_share(lam: float, adv_loss: Tensor | float, pose_loss_total: Tensor | float) -> Tensor | float:
+    """lambda x L_adv / L_pose: how much of the generator's loss is adversarial (0 when L_pose is 0).
+
+    A tensor (on the losses' device, computed without a host synchronisation) when either
+    loss is one; a float for floats."""
+    if isinstance(adv_loss, Tensor) or isinstance(pose_loss_total, Tensor):
+        adv = torch.as_tensor(adv_loss).float()
+        pose = torch.as_tensor(pose_loss_total, device=adv.device).float()
+        return torch.where(pose > 0, lam * adv / pose.clamp_min(torch.finfo(torch.float32).tiny), torch.zeros_like(pose))
     pose = float(pose_loss_total)
     return lam * float(adv_loss) / pose if pose > 0 else 0.0

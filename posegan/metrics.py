@@ -9,7 +9,7 @@ evaluate stage can break it down per joint, per limb and per action/activity:
     per_joint(errors), per_limb(errors)          # dicts for Table 2
     group_mean(errors.mean(axis=1), action, action_names)    # Table 1 per action
 
-Definitions (../shared/DESIGN.md, "Metrics"):
+Definitions (docs/conventions.md, "Metrics"):
 
 - MPJPE: mean Euclidean distance over the 16 joints after subtracting each pose's
   root (pelvis) from prediction and ground truth. The root itself counts, with zero

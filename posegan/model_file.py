@@ -1,13 +1,15 @@
-"""Open a trained model file (models/<stage>.pt) for use outside the pipeline, with one-line errors.
+"""The model file, models/<stage>.pt: written by the training stages, read by everything else.
 
-A model file is what a training stage writes (`posegan.train.common.model_payload`): a dict
-with `stage`, `iteration`, `model_params` (params.yaml's `model` section) and the
-`generator` state dict (plus `discriminator` after the adversarial stage). It is read with
+A model file is a dict of plain tensors and JSON-able values:
+`stage`, `iteration`, `model_params` (the `ModelSettings` the network was built from),
+`image_size` (the crop side it was trained at), the `generator` state dict, and after the
+adversarial stage the `discriminator` state dict. `model_payload` makes one; `read_model_file`
+checks one and `load_model` / `load_generator_weights` load one. Files are read with
 `torch.load(..., weights_only=True)`, so a file cannot run code when it is opened.
 
-The crop side the generator was trained at is not stored in model files written so far:
-`image_size` returns the file's `image_size` entry where there is one, else the pipeline's
-default `data.image_size` (128).
+Files written before `image_size` was stored: `image_size` falls back to the pipeline's
+default `data.image_size` (128). Files written before the runtime keys left the `model`
+section hold device, amp and threads in `model_params`; they are ignored.
 """
 
 from __future__ import annotations
@@ -19,13 +21,15 @@ from typing import Any
 import torch
 
 from posegan.models import Generator
+from posegan.models.generator import ModelSettings
+from posegan.errors import PoseganError
 
 DEFAULT_IMAGE_SIZE = 128     # params.yaml data.image_size default
 HEATMAP_STRIDE = 4           # the hourglass's stem downsamples by 4 (data.heatmap_stride)
 EXPECTED = "a posegan model file (models/<stage>.pt written by a training stage: keys 'generator' and 'model_params')"
 
 
-class ModelFileError(ValueError):
+class ModelFileError(PoseganError, ValueError):
     """The file is missing, unreadable, or not a posegan model file. The message is one line."""
 
 
@@ -78,7 +82,7 @@ def load_model(path: str | Path, device: torch.device | str = "cpu") -> tuple[Ge
     """
     payload = read_model_file(path)
     try:
-        generator = Generator.from_params(payload["model_params"])
+        generator = Generator.build(ModelSettings.from_model_file(payload["model_params"]))
         generator.load_state_dict(payload["generator"])
     except (KeyError, TypeError, ValueError, RuntimeError) as err:
         raise ModelFileError(f"{path}: its weights do not fit the generator of its model_params "
@@ -97,3 +101,29 @@ def image_size(payload: dict[str, Any]) -> int:
         if isinstance(value, int) and value > 0:
             return value
     return DEFAULT_IMAGE_SIZE
+
+
+def model_payload(generator: Generator, model: ModelSettings, stage: str, iteration: int, image_size: int,
+                  discriminator: torch.nn.Module | None = None) -> dict[str, Any]:
+    """What a training stage writes to models/<stage>.pt (see the module docstring)."""
+    payload = {"stage": stage, "iteration": int(iteration), "model_params": model.as_dict(),
+               "image_size": int(image_size),
+               "generator": {k: v.detach().cpu() for k, v in generator.state_dict().items()}}
+    if discriminator is not None:
+        payload["discriminator"] = {k: v.detach().cpu() for k, v in discriminator.state_dict().items()}
+    return payload
+
+
+def load_generator_weights(path: str | Path, generator: Generator, only_2d: bool = False) -> dict[str, Any]:
+    """Load the generator weights of a model file into `generator` (all of them, or the 2D
+    module's only: a fresh depth regressor stays as it is). Returns the payload."""
+    payload = read_model_file(path)
+    try:
+        if only_2d:
+            generator.load_2d_state_dict(payload["generator"])
+        else:
+            generator.load_state_dict(payload["generator"])
+    except RuntimeError as err:
+        raise ModelFileError(f"{path}: its weights do not fit the generator being trained ({_one_line(err)}); "
+                             f"was it made with other model settings?") from err
+    return payload

@@ -180,7 +180,8 @@ def export(model, fmt, out_path, outputs, input_kind, image_size, check) -> None
 @click.option("--batch-size", default=32, show_default=True, type=int)
 def evaluate(model, which, prepared_dir, out_path, batch_size) -> None:
     """Score MODEL on one prepared test set (e.g. your MPI-INF-3DHP test set alone)."""
-    from posegan.evaluate import TEST_SETS, rounded, score_cross, score_lab, score_wild
+    from posegan.evaluate import TEST_SETS, rounded
+    from posegan.scoring import score_cross, score_lab, score_wild
     from posegan.data.dataset import PoseDataset
     from posegan.data.schema import prepared_path, read_prepared
     from posegan.predict import predict as run

@@ -22,9 +22,7 @@ unknown, and a child or a very tall person comes out adult-sized.
 from __future__ import annotations
 
 import json
-import os
 import re
-import tempfile
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -37,6 +35,8 @@ from posegan.camera import crop_image, crop_to_original
 from posegan.heatmaps import decode_heatmaps, heatmap_to_crop
 from posegan.models import Generator, normalize_images
 from posegan.skeleton import BONES, JOINT_NAMES, ROOT
+from posegan.atomic_files import replacing
+from posegan.errors import PoseganError
 
 CROP_MARGIN = 1.25
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
@@ -45,7 +45,7 @@ ABSOLUTE_DEPTH_NOTE = ("Absolute depth is unknown: the model file has no camera,
                        "(see 'scale').")
 
 
-class InputError(ValueError):
+class InputError(PoseganError, ValueError):
     """A bad input (image, box, annotation file); the message is one line naming the file."""
 
 
@@ -116,7 +116,7 @@ def check_box(box, width: int, height: int, image: str | Path, source: str) -> N
 
 def box_crop(box, margin: float = CROP_MARGIN) -> tuple[np.ndarray, float]:
     """(crop centre (2,), crop side) of a box, both on pixel edges as in posegan.camera's crops
-    (the convention of `posegan.data.real.common.person_box`)."""
+    (the convention of `posegan.data.real.geometry.person_box`)."""
     x, y, w, h = box
     return np.array([x + w / 2.0, y + h / 2.0]), float(margin * max(w, h))
 
@@ -303,13 +303,6 @@ def figure(image: np.ndarray, result: PersonResult, title: str):
     return fig
 
 
-def _atomic_target(path: Path) -> Path:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    os.chmod(tmp, 0o644)   # mkstemp makes 0600; outputs are ordinary files
-    return Path(tmp)
-
-
 def dumps(data: Any) -> str:
     """JSON, indented, with each innermost list of numbers or strings on one line."""
     text = json.dumps(data, indent=1)
@@ -318,23 +311,15 @@ def dumps(data: Any) -> str:
 
 
 def write_json(data: Any, path: str | Path) -> None:
-    path = Path(path)
-    tmp = _atomic_target(path)
-    try:
+    with replacing(path, unique=True) as tmp:
         tmp.write_text(dumps(data) + "\n")
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def write_figure(fig, path: str | Path, dpi: int = 100) -> None:
     import matplotlib.pyplot as plt
 
-    path = Path(path)
-    tmp = _atomic_target(path)
     try:
-        fig.savefig(tmp, format="png", dpi=dpi)
-        os.replace(tmp, path)
+        with replacing(path, unique=True) as tmp:
+            fig.savefig(tmp, format="png", dpi=dpi)
     finally:
         plt.close(fig)
-        tmp.unlink(missing_ok=True)

@@ -21,7 +21,7 @@ sys.path.insert(0, str(ROOT))
 
 from posegan.data.dataset import PoseDataset  # noqa: E402
 from posegan.data.schema import prepared_path  # noqa: E402
-from posegan.evaluate import load_generator  # noqa: E402
+from posegan.model_file import load_model  # noqa: E402
 from posegan.report.discriminator_probe import probe_discriminator  # noqa: E402
 
 
@@ -40,7 +40,7 @@ def main(model_file: str, prepared_dir: str, stride: int, samples: int, steps: i
          maps_from: str, threads: int) -> None:
     if threads:
         torch.set_num_threads(threads)
-    generator, _ = load_generator(model_file)
+    generator, _ = load_model(model_file)
     lab = PoseDataset(prepared_path(prepared_dir, "h36m", "train"), stride)
     wild = PoseDataset(prepared_path(prepared_dir, "mpii", "train"), stride)
     # A lone "geo" here means the descriptor alone, not the paper's (image, geo) variant.

@@ -15,14 +15,14 @@ import sys
 from pathlib import Path
 
 import click
-import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from posegan.data.dataset import PoseDataset  # noqa: E402
-from posegan.evaluate import load_generator  # noqa: E402
+from posegan.model_file import load_model  # noqa: E402
 from posegan.report.left_right import left_right_report  # noqa: E402
+from posegan.subsets import evenly_spaced  # noqa: E402
 
 
 @click.command()
@@ -31,9 +31,9 @@ from posegan.report.left_right import left_right_report  # noqa: E402
 @click.option("--samples", default=600, show_default=True, help="evenly spaced samples of the file")
 @click.option("--stride", default=4, show_default=True, help="data.heatmap_stride the model was trained with")
 def main(model_file: str, prepared_file: str, samples: int, stride: int) -> None:
-    generator, _ = load_generator(model_file)
+    generator, _ = load_model(model_file)
     dataset = PoseDataset(prepared_file, stride)
-    indices = np.unique(np.linspace(0, len(dataset) - 1, min(samples, len(dataset))).round().astype(np.int64))
+    indices = evenly_spaced(len(dataset), samples)
     table = left_right_report(generator, dataset, indices)
     click.echo(f"{model_file} on {prepared_file}, {len(indices)} samples")
     click.echo(table.to_string(index=False, float_format=lambda v: f"{v:.3f}"))

@@ -15,34 +15,44 @@ adversarial share lambda x L_adv / L_pose. Choose lambda on these columns.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 from pathlib import Path
 
 import click
 import pandas as pd
+import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from posegan.atomic_files import replacing  # noqa: E402
+from posegan.config import ParamsFile  # noqa: E402
 from posegan.data.dataset import PoseDataset  # noqa: E402
-from posegan.data.schema import prepared_path  # noqa: E402
-from posegan.evaluate import EvaluateSettings, evaluate_generator, load_generator, subset_indices  # noqa: E402
-from posegan.params import get, load_params  # noqa: E402
+from posegan.data.schema import PreparedData, prepared_path  # noqa: E402
+from posegan.device import RuntimeSettings, resolve_device  # noqa: E402
+from posegan.evaluate import EvaluateSettings, evaluate_generator  # noqa: E402
+from posegan.model_file import load_model  # noqa: E402
+from posegan.models.discriminator import DiscriminatorSettings  # noqa: E402
+from posegan.subsets import evenly_spaced  # noqa: E402
 from posegan.train.adversarial import adversarial  # noqa: E402
-from posegan.train.common import StageOutputs  # noqa: E402
-from stages.common import run_fingerprint, training_context  # noqa: E402
+from posegan.train.settings import AdversarialSettings, StageOutputs  # noqa: E402
+from stages.cli import clear_errors, params_option  # noqa: E402
+from stages.training_job import training_job  # noqa: E402
 
 INIT = Path("models/pretrain_depth.pt")
 VALIDATION_SETS = {"mpi_inf_3dhp": ("mpi_inf_3dhp", "valid"), "mpii": ("mpii", "valid")}
 
 
-def score_on_validation(model_path: Path, prepared_dir: str, stride: int, settings: EvaluateSettings) -> dict:
+def score_on_validation(model_path: Path, data: PreparedData, settings: EvaluateSettings,
+                        device: torch.device, amp: bool) -> dict:
     """PCK, AUC and MPJPE on the cross-domain validation split and PCKh on the wild one."""
-    generator, _ = load_generator(model_path)
-    sets = {key: PoseDataset(prepared_path(prepared_dir, *name), stride) for key, name in VALIDATION_SETS.items()}
-    indices = {key: subset_indices(len(dataset), None) for key, dataset in sets.items()}
-    scores, _ = evaluate_generator(generator, sets, indices, settings)
+    generator, _ = load_model(model_path, device)
+    sets = {key: PoseDataset(prepared_path(data.prepared_dir, *name), data.heatmap_stride)
+            for key, name in VALIDATION_SETS.items()}
+    indices = {key: evenly_spaced(len(dataset), None) for key, dataset in sets.items()}
+    scores, _ = evaluate_generator(generator, sets, indices, settings, device, amp)
     return {"val_cross_pck": scores["mpi_inf_3dhp"]["pck"]["total"],
             "val_cross_auc": scores["mpi_inf_3dhp"]["auc"]["total"],
             "val_cross_mpjpe": scores["mpi_inf_3dhp"]["mpjpe"],
@@ -50,40 +60,39 @@ def score_on_validation(model_path: Path, prepared_dir: str, stride: int, settin
 
 
 @click.command()
-@click.option("--params", "params_path", default="params.yaml", show_default=True, help="params file")
+@params_option
 @click.option("--lambdas", default="0 1e-5 1e-4 1e-3 1e-2 1e-1", show_default=True, help="values of lambda")
 @click.option("--work-dir", default="sweeps/lambda", show_default=True, help="one folder of outputs per lambda")
 @click.option("--out", "out_path", default="ablation/lambda_sweep.csv", show_default=True, help="the table (CSV)")
+@clear_errors
 def main(params_path: str, lambdas: str, work_dir: str, out_path: str) -> None:
-    params = load_params(params_path)
-    settings = EvaluateSettings.from_params(get(params, "evaluate", dict))
+    params = ParamsFile.read(params_path)
+    settings = params.section("evaluate", EvaluateSettings)
+    data = params.section("data", PreparedData)
+    runtime = params.section("runtime", RuntimeSettings)
+    stage_settings = params.section("adversarial", AdversarialSettings)
+    discriminator = params.section("discriminator", DiscriminatorSettings)
     rows = []
     for text in lambdas.split():
         lam = float(text)
-        run_params = json.loads(json.dumps(params))
-        run_params["adversarial"].update({"lambda": lam, "enabled": lam > 0})
-        ctx = training_context(run_params, "adversarial", [INIT], enabled=True, init="pretrain_depth",
-                               **{"lambda": 1e-4}, lr_d=1e-4, d_steps=1)
-        disc = get(run_params, "discriminator", dict)
-        outputs = StageOutputs.for_stage("adversarial", Path(work_dir) / f"lambda_{text}")
+        run_settings = dataclasses.replace(stage_settings, lambda_=lam, enabled=lam > 0)
+        job = training_job(params, "adversarial", run_settings, [INIT], False,
+                           {"discriminator": dataclasses.asdict(discriminator) if run_settings.enabled else None})
+        job = dataclasses.replace(job, outputs=StageOutputs.for_stage("adversarial", Path(work_dir) / f"lambda_{text}"))
+        outputs = job.outputs
         if not outputs.metrics_path.exists():
             click.echo(f"lambda {text}: training -> {outputs.model_path}")
-            adversarial(ctx["settings"], ctx["model"], disc, ctx["options"], ctx["prepared_dir"], ctx["stride"],
-                        ctx["seed"], INIT, outputs, run_fingerprint(ctx, {"discriminator": disc}), progress=False,
-                        loss=ctx["loss"])
+            adversarial(run_settings, discriminator, job, INIT)
         stage = json.loads(outputs.metrics_path.read_text())
         row = {"lambda": lam,
                "d_acc_real": stage.get("late_mean_d_acc_real"), "d_acc_fake": stage.get("late_mean_d_acc_fake"),
                "adv_share": stage.get("late_mean_adv_share"), "g_adv": stage.get("late_mean_g_adv"),
-               **score_on_validation(outputs.model_path, ctx["prepared_dir"], ctx["stride"], settings)}
+               **score_on_validation(outputs.model_path, data, settings, resolve_device(runtime.device), runtime.amp)}
         click.echo(f"lambda {text}: {row}")
         rows.append(row)
     table = pd.DataFrame(rows)
-    out = Path(out_path)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(out.name + ".tmp")
-    table.to_csv(tmp, index=False, float_format="%.6g")
-    tmp.replace(out)
+    with replacing(out_path) as tmp:
+        table.to_csv(tmp, index=False, float_format="%.6g")
     click.echo(table.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
 
 

@@ -10,44 +10,33 @@ in checkpoints/adversarial/.
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from pathlib import Path
 
 import click
 
-from posegan.models import parse_sources
-from posegan.params import ParamsError, get, load_params
+from posegan.config import ParamsFile
+from posegan.models.discriminator import DiscriminatorSettings
 from posegan.train.adversarial import adversarial
-from posegan.train.common import StageOutputs
-from stages.common import clear_errors, run_fingerprint, training_context
+from posegan.train.settings import AdversarialSettings
+from stages.cli import clear_errors, params_option, progress_option
+from stages.training_job import training_job
 
 INITS = {"pretrain_depth": Path("models/pretrain_depth.pt"), "pretrain_2d": Path("models/pretrain_2d.pt")}
 
 
 @click.command()
-@click.option("--params", "params_path", default="params.yaml", show_default=True, help="params file")
-@click.option("--progress/--no-progress", default=True, help="show a progress bar")
+@params_option
+@progress_option
 @clear_errors
 def main(params_path: str, progress: bool) -> None:
-    params = load_params(params_path)
-    init = get(params, "adversarial.init", str)
-    if init not in INITS:
-        raise ParamsError(f"params.yaml: adversarial.init must be one of {sorted(INITS)}, got {init!r}")
-    ctx = training_context(params, "adversarial", [INITS[init]], enabled=True, init="pretrain_depth",
-                           **{"lambda": 1e-4}, lr_d=1e-4, d_steps=1)
-    options = ctx["options"]
-    disc = get(params, "discriminator", dict)
-    parse_sources(get(params, "discriminator.sources"))  # fail early on a bad source list
-    if not isinstance(options["enabled"], bool):
-        raise ParamsError(f"params.yaml: adversarial.enabled must be true or false, got {options['enabled']!r}")
-    if not isinstance(options["d_steps"], int) or options["d_steps"] < 1:
-        raise ParamsError(f"params.yaml: adversarial.d_steps must be a positive integer, got {options['d_steps']!r}")
-    for key in ("lambda", "lr_d"):
-        if not isinstance(options[key], (int, float)) or options[key] < 0:
-            raise ParamsError(f"params.yaml: adversarial.{key} must be a non-negative number, got {options[key]!r}")
-    fingerprint = run_fingerprint(ctx, {"discriminator": disc if options["enabled"] else None})
-    metrics = adversarial(ctx["settings"], ctx["model"], disc, options, ctx["prepared_dir"], ctx["stride"],
-                          ctx["seed"], INITS[init], StageOutputs.for_stage("adversarial"), fingerprint, progress,
-                          loss=ctx["loss"])
+    params = ParamsFile.read(params_path)
+    settings = params.section("adversarial", AdversarialSettings)
+    discriminator = params.section("discriminator", DiscriminatorSettings)
+    init = INITS[settings.init]
+    job = training_job(params, "adversarial", settings, [init], progress,
+                       {"discriminator": asdict(discriminator) if settings.enabled else None})
+    metrics = adversarial(settings, discriminator, job, init)
     click.echo(f"adversarial: {metrics}")
 
 

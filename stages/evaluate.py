@@ -16,10 +16,11 @@ from pathlib import Path
 
 import click
 
-from posegan.device import resolve_device
+from posegan.config import ParamsFile
+from posegan.data.schema import PreparedData
+from posegan.device import RuntimeSettings, resolve_device
 from posegan.evaluate import FINAL, EvaluateSettings, evaluate_models, write_evaluation
-from posegan.params import get, load_params
-from stages.common import clear_errors
+from stages.cli import clear_errors, params_option
 
 MODELS = {FINAL: Path("models/adversarial.pt"), "pretrained": Path("models/pretrain_depth.pt")}
 METRICS = Path("metrics/evaluate.json")
@@ -28,16 +29,14 @@ PREDICTIONS = Path("predictions")
 
 
 @click.command()
-@click.option("--params", "params_path", default="params.yaml", show_default=True, help="params file")
+@params_option
 @clear_errors
 def main(params_path: str) -> None:
-    params = load_params(params_path)
-    settings = EvaluateSettings.from_params(get(params, "evaluate", dict))
-    device = resolve_device(get(params, "model.device", str))
-    amp = get(params, "model.amp", bool)
-    metrics, predictions = evaluate_models(MODELS, get(params, "data.prepared_dir", str),
-                                           get(params, "data.heatmap_stride", int, positive=True), settings,
-                                           device, amp, log=click.echo)
+    params = ParamsFile.read(params_path)
+    settings, data = params.section("evaluate", EvaluateSettings), params.section("data", PreparedData)
+    runtime = params.section("runtime", RuntimeSettings)
+    metrics, predictions = evaluate_models(MODELS, data.prepared_dir, data.heatmap_stride, settings,
+                                           resolve_device(runtime.device), runtime.amp, log=click.echo)
     write_evaluation(metrics, predictions, METRICS, PREDICTIONS, headline_path=HEADLINE)
     click.echo(f"evaluate: h36m MPJPE {metrics['h36m']['mpjpe']:.1f} mm, P-MPJPE {metrics['h36m']['p_mpjpe']:.1f} mm; "
                f"MPII PCKh@{settings.pckh_threshold:g} {metrics['mpii']['pckh']['mean']:.1f}%; "

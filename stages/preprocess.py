@@ -22,9 +22,10 @@ from pathlib import Path
 
 import click
 
-from posegan.data.synthetic.benchmark import SyntheticConfig, write_benchmark
+from posegan.config import ParamsError, ParamsFile
 from posegan.data.schema import read_prepared
-from posegan.params import ParamsError, load_params
+from posegan.data.settings import DataSettings
+from posegan.data.synthetic.benchmark import write_benchmark
 from posegan.report.contact_sheet import make_contact_sheet
 
 SOURCES = ("synthetic", "real")
@@ -42,36 +43,18 @@ def check_writable(folder: Path, parameter: str) -> None:
         raise ParamsError(f"{parameter}: cannot write to the folder '{folder}' ({err.strerror or err})") from err
 
 
-def read_data_params(params_path: str) -> tuple[dict, SyntheticConfig | None]:
-    """The checked `data` section: (the keys this stage uses, the synthetic benchmark's sizes,
-    or None for data.source: real)."""
-    params = load_params(params_path)
-    data = params.get("data")
-    if not isinstance(data, dict):
-        raise ParamsError(f"{params_path}: section 'data' is missing or not a mapping")
-    source = data.get("source", "synthetic")
-    if source not in SOURCES:
-        raise ParamsError(f"{params_path}: data.source must be one of {', '.join(SOURCES)}; got {source!r}")
-    prepared_dir = data.get("prepared_dir", "data/prepared")
-    if not isinstance(prepared_dir, str) or not prepared_dir.strip():
-        raise ParamsError(f"{params_path}: data.prepared_dir must be a folder path, got {prepared_dir!r}")
-    used = {k: data[k] for k in USED_KEYS if k in data}
-    try:
-        if source == "real":
-            from posegan.data.real import resolve_params
-
-            real = resolve_params(data.get("real"))
-            if not any(real[root] for root in ("h36m_root", "mpii_root", "mpi_inf_3dhp_root")):
-                raise ValueError("data.source is real but none of data.real.h36m_root, data.real.mpii_root, "
-                                 "data.real.mpi_inf_3dhp_root is set: point the ones you have at your copies "
-                                 "(docs/real-datasets.md), or use data.source: synthetic")
-            image_size = data.get("image_size")
-            if not isinstance(image_size, int) or isinstance(image_size, bool) or image_size <= 0:
-                raise ValueError(f"data.image_size must be a positive integer, got {image_size!r}")
-            return used, None
-        return used, SyntheticConfig.from_params(data)
-    except ValueError as err:
-        raise ParamsError(f"{params_path}: {err}") from err
+def read_data_params(params_path: str) -> tuple[dict, DataSettings]:
+    """(the raw keys of `data` this stage uses, as recorded in the prepared files; the checked
+    `data` section)."""
+    params = ParamsFile.read(params_path)
+    data = params.section("data", DataSettings)
+    if data.source == "real":
+        if not any(data.real[root] for root in ("h36m_root", "mpii_root", "mpi_inf_3dhp_root")):
+            raise ParamsError(f"{params_path}: data.source is real but none of data.real.h36m_root, "
+                              "data.real.mpii_root, data.real.mpi_inf_3dhp_root is set: point the ones you have "
+                              "at your copies (docs/real-datasets.md), or use data.source: synthetic")
+    raw = params.raw["data"]
+    return {k: raw[k] for k in USED_KEYS if k in raw}, data
 
 
 @click.command()
@@ -81,8 +64,8 @@ def read_data_params(params_path: str) -> tuple[dict, SyntheticConfig | None]:
 @click.option("--progress/--no-progress", default=True, help="report progress on stderr")
 def main(params_path: str, sheet_path: str, progress: bool) -> None:
     try:
-        used, config = read_data_params(params_path)
-        out_dir = Path(used.get("prepared_dir", "data/prepared"))
+        used, data = read_data_params(params_path)
+        out_dir = Path(data.prepared_dir)
         check_writable(out_dir.parent, f"{params_path}: data.prepared_dir")
         check_writable(Path(sheet_path).parent, "--contact-sheet")
     except ParamsError as err:
@@ -98,17 +81,17 @@ def main(params_path: str, sheet_path: str, progress: bool) -> None:
             last[0] = now
             click.echo(f"preprocess: {done}/{total} samples ({now - started:.0f} s)", err=True)
 
-    if config is None:
+    if data.source == "real":
         from posegan.data.real import RealDataError, datasets_with_roots, output_paths, prepare_real
         from posegan.data.schema import DATASETS
 
         # Prepare what you have: only the datasets whose root is set. Files of the others left
         # from an earlier run would be stale (another source or other parameters): remove them,
         # so that a stage needing one fails with a message naming the missing root.
-        present = datasets_with_roots(used["real"])
+        present = datasets_with_roots(data.real)
         missing = [d for d in DATASETS if d not in present]
         try:
-            paths = prepare_real(used["real"], out_dir, int(used["image_size"]), datasets=present,
+            paths = prepare_real(data.real, out_dir, data.image_size, datasets=present,
                                  progress=progress)
         except RealDataError as err:
             click.echo(f"error: {err}", err=True)
@@ -122,7 +105,7 @@ def main(params_path: str, sheet_path: str, progress: bool) -> None:
             click.echo(f"preprocess: not prepared (root not set): {', '.join(missing)}; stages that need them "
                        "will say so", err=True)
     else:
-        paths = write_benchmark(out_dir, config, params=used, progress=report)
+        paths = write_benchmark(out_dir, data.synthetic, params=used, progress=report)
     titles = {"h36m_train": "h36m_train: lab (S1 S5 S6 S7 S8), 3D",
               "h36m_test": "h36m_test: lab (S9 S11), 3D",
               "mpii_train": "mpii_train: wild, 2D only",

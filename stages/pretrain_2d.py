@@ -10,20 +10,21 @@ from __future__ import annotations
 
 import click
 
-from posegan.params import load_params
-from posegan.train.common import StageOutputs
+from posegan.config import ParamsFile
 from posegan.train.pretrain_2d import pretrain_2d
-from stages.common import clear_errors, run_fingerprint, training_context
+from posegan.train.settings import LoopSettings
+from stages.cli import clear_errors, params_option, progress_option
+from stages.training_job import training_job
 
 
 @click.command()
-@click.option("--params", "params_path", default="params.yaml", show_default=True, help="params file")
-@click.option("--progress/--no-progress", default=True, help="show a progress bar")
+@params_option
+@progress_option
 @clear_errors
 def main(params_path: str, progress: bool) -> None:
-    ctx = training_context(load_params(params_path), "pretrain_2d", [])
-    metrics = pretrain_2d(ctx["settings"], ctx["model"], ctx["prepared_dir"], ctx["stride"], ctx["seed"],
-                          StageOutputs.for_stage("pretrain_2d"), run_fingerprint(ctx), progress, loss=ctx["loss"])
+    params = ParamsFile.read(params_path)
+    settings = params.section("pretrain_2d", LoopSettings)
+    metrics = pretrain_2d(settings, training_job(params, "pretrain_2d", settings, [], progress))
     click.echo(f"pretrain_2d: {metrics}")
 
 

@@ -12,22 +12,23 @@ from pathlib import Path
 
 import click
 
-from posegan.params import load_params
-from posegan.train.common import StageOutputs
+from posegan.config import ParamsFile
 from posegan.train.pretrain_depth import pretrain_depth
-from stages.common import clear_errors, run_fingerprint, training_context
+from posegan.train.settings import LoopSettings
+from stages.cli import clear_errors, params_option, progress_option
+from stages.training_job import training_job
 
 INIT = Path("models/pretrain_2d.pt")
 
 
 @click.command()
-@click.option("--params", "params_path", default="params.yaml", show_default=True, help="params file")
-@click.option("--progress/--no-progress", default=True, help="show a progress bar")
+@params_option
+@progress_option
 @clear_errors
 def main(params_path: str, progress: bool) -> None:
-    ctx = training_context(load_params(params_path), "pretrain_depth", [INIT])
-    metrics = pretrain_depth(ctx["settings"], ctx["model"], ctx["prepared_dir"], ctx["stride"], ctx["seed"],
-                             INIT, StageOutputs.for_stage("pretrain_depth"), run_fingerprint(ctx), progress, loss=ctx["loss"])
+    params = ParamsFile.read(params_path)
+    settings = params.section("pretrain_depth", LoopSettings)
+    metrics = pretrain_depth(settings, training_job(params, "pretrain_depth", settings, [INIT], progress), INIT)
     click.echo(f"pretrain_depth: {metrics}")
 
 

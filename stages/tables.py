@@ -17,14 +17,15 @@ from pathlib import Path
 import click
 
 from posegan.data.schema import prepared_path
+from posegan.config import ParamsFile
+from posegan.data.schema import PreparedData
 from posegan.evaluate import FINAL, EvaluateSettings, load_predictions
-from posegan.params import get, load_params
 from posegan.report.files import read_json
 from posegan.report.ablation import ablation_table, experiment_rows, load_exp_show, run_exp_show, variant_name
 from posegan.report.figures import (lab_samples, load_training_curves, qualitative_figure, save_figure,
                                     training_curves_figure, wild_samples)
 from posegan.report.tables import StagedFiles, labels_for, stage_table, stage_tables, to_markdown
-from stages.common import clear_errors
+from stages.cli import clear_errors, params_option
 
 METRICS = Path("metrics/evaluate.json")
 PREDICTIONS = Path("predictions")
@@ -43,7 +44,7 @@ def read_metrics(path: Path) -> dict:
 
 
 @click.group(invoke_without_command=True)
-@click.option("--params", "params_path", default="params.yaml", show_default=True, help="params file")
+@params_option
 @click.pass_context
 def main(ctx: click.Context, params_path: str) -> None:
     """Without a subcommand: the tables stage of the pipeline."""
@@ -53,11 +54,10 @@ def main(ctx: click.Context, params_path: str) -> None:
 
 @clear_errors
 def tables_stage(params_path: str) -> None:
-    params = load_params(params_path)
-    settings = EvaluateSettings.from_params(get(params, "evaluate", dict))
-    prepared_dir = get(params, "data.prepared_dir", str)
-    stride = get(params, "data.heatmap_stride", int, positive=True)
-    final = variant_name(params)
+    params = ParamsFile.read(params_path)
+    settings, data = params.section("evaluate", EvaluateSettings), params.section("data", PreparedData)
+    prepared_dir, stride = data.prepared_dir, data.heatmap_stride
+    final = variant_name(params.raw)
     labels = labels_for(final)
     metrics = read_metrics(METRICS)
     with StagedFiles() as staged:

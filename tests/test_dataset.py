@@ -6,6 +6,7 @@ from posegan.camera import depth_target, project
 from posegan.data.dataset import Augmentation, IterationSampler, PoseDataset, augment, make_loader
 from posegan.data.schema import PreparedWriter
 from posegan.heatmaps import crop_to_heatmap
+from posegan.settings import ParamsError, build
 
 
 def dot_image(joints_crop, size):
@@ -87,9 +88,22 @@ def test_loader_is_deterministic_across_worker_counts(prepared):
         assert torch.equal(x, y)
 
 
+AUGMENTATION = {"rotation": 30, "rotation_prob": 0.5, "scale": [0.75, 1.25], "flip": 0.5, "color": 0.2}
+
+
+def augmentation(values: dict) -> Augmentation:
+    return build(Augmentation, values, "pretrain_2d.augmentation", "params.yaml")
+
+
 def test_augmentation_params_are_checked():
-    assert Augmentation.from_params({}) is None
-    assert Augmentation.from_params({"enabled": False, "rotation": 10}) is None
-    assert Augmentation.from_params({"scale": [0.9, 1.1]}).scale == (0.9, 1.1)
-    with pytest.raises(ValueError, match="rotaton"):
-        Augmentation.from_params({"rotaton": 10})
+    assert augmentation(AUGMENTATION).active == Augmentation()      # enabled unless said otherwise
+    assert augmentation({**AUGMENTATION, "enabled": False, "rotation": 10}).active is None
+    assert augmentation({**AUGMENTATION, "scale": [0.9, 1.1]}).scale == (0.9, 1.1)
+    with pytest.raises(ParamsError, match="params.yaml: pretrain_2d.augmentation.rotation is missing"):
+        augmentation({})
+    with pytest.raises(ParamsError, match="unknown key pretrain_2d.augmentation.rotaton"):
+        augmentation({**AUGMENTATION, "rotaton": 10})
+    with pytest.raises(ParamsError, match=r"pretrain_2d.augmentation.flip must be in \[0, 1\]"):
+        augmentation({**AUGMENTATION, "flip": 1.5})
+    with pytest.raises(ParamsError, match="min <= max"):
+        augmentation({**AUGMENTATION, "scale": [1.25, 0.75]})

@@ -11,12 +11,13 @@ import torch
 from fakes import write_fake_prepared
 from posegan.data.dataset import PoseDataset
 from posegan.data.schema import prepared_path
+from posegan.model_file import model_payload
 from posegan.models import Generator
+from posegan.models.generator import ModelSettings
 from posegan.report.discriminator_probe import probe_discriminator
-from posegan.train.common import model_payload
 
 ROOT = Path(__file__).resolve().parents[1]
-MODEL = {"num_stacks": 1, "num_blocks": 1, "num_features": 8}
+MODEL = ModelSettings(num_stacks=1, num_blocks=1, num_features=8)
 
 
 def test_probe_trains_one_discriminator_per_variant(tmp_path):
@@ -24,7 +25,7 @@ def test_probe_trains_one_discriminator_per_variant(tmp_path):
     lab = PoseDataset(prepared_path(tmp_path, "h36m", "train"), 4)
     wild = PoseDataset(prepared_path(tmp_path, "mpii", "train"), 4)
     torch.manual_seed(0)
-    generator = Generator.from_params(MODEL)
+    generator = Generator.build(MODEL)
     table = probe_discriminator(generator, lab, wild, samples=12, steps=30, batch_size=4,
                                 variants=[["image"], ["geo"], ["maps"], "full"], width=4, embed_dim=8, hidden_dim=8)
     assert list(table["sources"]) == ["image", "geo", "maps", "image+geo+maps"]
@@ -40,8 +41,8 @@ def test_probe_trains_one_discriminator_per_variant(tmp_path):
 
 def test_script_prints_the_table(tmp_path):
     write_fake_prepared(tmp_path / "prepared", n=8, size=64)
-    generator = Generator.from_params(MODEL)
-    torch.save(model_payload(generator, MODEL, "pretrain_depth", 1), tmp_path / "g.pt")
+    generator = Generator.build(MODEL)
+    torch.save(model_payload(generator, MODEL, "pretrain_depth", 1, 64), tmp_path / "g.pt")
     result = subprocess.run([sys.executable, str(ROOT / "scripts/diagnose_discriminator.py"), str(tmp_path / "g.pt"),
                              "--prepared-dir", str(tmp_path / "prepared"), "--samples", "8", "--steps", "2",
                              "--variant", "geo"], capture_output=True, text=True, cwd=tmp_path)

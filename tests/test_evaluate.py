@@ -13,17 +13,19 @@ from click.testing import CliRunner
 from fakes import write_fake_prepared
 from posegan.data.dataset import PoseDataset
 from posegan.data.schema import prepared_path, read_prepared
-from posegan.evaluate import (HEADLINE, EvaluateSettings, evaluate_models, headline_metrics, load_generator,
-                              load_predictions, mean_pose,
-                              mean_pose_predictions, rounded, score_cross, score_lab, score_wild, subset_indices,
-                              write_evaluation)
+from posegan.evaluate import (HEADLINE, EvaluateSettings, evaluate_models, headline_metrics, load_predictions,
+                              rounded, write_evaluation)
+from posegan.model_file import ModelFileError, load_model, model_payload
+from posegan.models.generator import ModelSettings
+from posegan.scoring import mean_pose, mean_pose_predictions, score_cross, score_lab, score_wild
+from posegan.settings import ParamsError, build
+from posegan.subsets import evenly_spaced
 from posegan.heatmaps import decode_heatmaps, heatmap_to_crop
 from posegan.metrics import mpjpe, p_mpjpe
 from posegan.models import Generator
 from posegan.predict import predict
-from posegan.train.common import model_payload
 
-MODEL = {"device": "cpu", "amp": False, "num_stacks": 1, "num_blocks": 1, "num_features": 16}
+MODEL = ModelSettings(num_stacks=1, num_blocks=1, num_features=16)
 SETTINGS = EvaluateSettings(batch_size=4, max_samples=6)
 
 
@@ -148,13 +150,13 @@ def test_mean_pose_predictor_by_hand():
 
 
 def test_settings_and_helpers():
-    assert EvaluateSettings.from_params({}) == EvaluateSettings()
+    complete = {"batch_size": 32, "workers": 0, "max_samples": None, "pck_threshold": 150, "pckh_threshold": 0.5,
+                "figure_samples": 4}
+    assert build(EvaluateSettings, complete, "evaluate", "params.yaml") == EvaluateSettings()
     for block, key in (({"batch_size": 0}, "evaluate.batch_size"), ({"max_samples": 2.5}, "evaluate.max_samples"),
                        ({"pck_threshold": -1}, "evaluate.pck_threshold"), ({"bogus": 1}, "evaluate.bogus")):
-        with pytest.raises(ValueError, match=key):
-            EvaluateSettings.from_params(block)
-    np.testing.assert_array_equal(subset_indices(10, None), np.arange(10))
-    np.testing.assert_array_equal(subset_indices(10, 4), [0, 3, 6, 9])
+        with pytest.raises(ParamsError, match=key):
+            build(EvaluateSettings, {**complete, **block}, "evaluate", "params.yaml")
     assert rounded({"a": np.float32(1.23456), "b": [float("nan"), np.int64(3)], "c": True}) == \
         {"a": 1.23, "b": [None, 3], "c": True}
 
@@ -164,7 +166,7 @@ def test_settings_and_helpers():
 def save_model(path, seed):
     torch.manual_seed(seed)
     path.parent.mkdir(parents=True, exist_ok=True)
-    torch.save(model_payload(Generator.from_params(MODEL), MODEL, path.stem, 1), path)
+    torch.save(model_payload(Generator.build(MODEL), MODEL, path.stem, 1, 64), path)
 
 
 @pytest.fixture(scope="module")
@@ -177,13 +179,13 @@ def run_dir(tmp_path_factory):
 
 
 def test_load_generator_checks_the_file(run_dir, tmp_path):
-    generator, info = load_generator(run_dir / "models/adversarial.pt")
-    assert info["model_params"] == MODEL and not generator.training
-    with pytest.raises(FileNotFoundError, match="missing.pt: model file not found"):
-        load_generator(tmp_path / "missing.pt")
+    generator, info = load_model(run_dir / "models/adversarial.pt")
+    assert info["model_params"] == MODEL.as_dict() and info["image_size"] == 64 and not generator.training
+    with pytest.raises(ModelFileError, match="missing.pt: model file not found"):
+        load_model(tmp_path / "missing.pt")
     torch.save({"weights": {}}, tmp_path / "foreign.pt")
-    with pytest.raises(ValueError, match="foreign.pt: not a posegan model file"):
-        load_generator(tmp_path / "foreign.pt")
+    with pytest.raises(ModelFileError, match="foreign.pt: holds a dict with keys"):
+        load_model(tmp_path / "foreign.pt")
 
 
 def test_evaluate_models_and_outputs(run_dir, tmp_path):
@@ -209,7 +211,7 @@ def test_evaluate_models_and_outputs(run_dir, tmp_path):
     # the mean-pose floor, recomputed directly
     train, _ = read_prepared(prepared_path(run_dir / "data/prepared", "h36m", "train"))
     test, _ = read_prepared(prepared_path(run_dir / "data/prepared", "h36m", "test"))
-    index = subset_indices(12, 6)
+    index = evenly_spaced(12, 6)
     gt = test["joints_3d"][index]
     floor = mpjpe(np.broadcast_to(mean_pose(train["joints_3d"]), gt.shape), gt)
     assert metrics["mean_pose"]["h36m"]["mpjpe"] == pytest.approx(floor)
@@ -244,8 +246,10 @@ def test_headline_metrics_pick_the_final_models_figures():
 
 
 def write_params(folder, prepared="data/prepared"):
-    params = {"data": {"prepared_dir": prepared, "heatmap_stride": 4}, "model": MODEL,
-              "evaluate": {"batch_size": 4, "max_samples": 4}}
+    params = {"data": {"prepared_dir": prepared, "image_size": 64, "heatmap_stride": 4},
+              "runtime": {"device": "cpu", "amp": False, "threads": 0},
+              "evaluate": {"batch_size": 4, "workers": 0, "max_samples": 4, "pck_threshold": 150.0,
+                           "pckh_threshold": 0.5, "figure_samples": 2}}
     (folder / "params.yaml").write_text(yaml.safe_dump(params))
 
 
@@ -296,7 +300,7 @@ def test_predict_returns_the_heatmaps_it_decoded_on_request(tmp_path):
     write_fake_prepared(tmp_path, n=5, size=64)
     dataset = PoseDataset(prepared_path(tmp_path, "h36m", "test"), stride=4)
     torch.manual_seed(0)
-    generator = Generator.from_params(MODEL)
+    generator = Generator.build(MODEL)
     plain = predict(generator, dataset, np.array([0, 2, 4]), batch_size=2)
     assert "heatmaps" not in plain
     full = predict(generator, dataset, np.array([0, 2, 4]), batch_size=2, with_heatmaps=True)

@@ -9,8 +9,9 @@ from pathlib import Path
 import numpy as np
 import torch
 from fakes import write_fake_prepared
+from posegan.model_file import model_payload
 from posegan.models import Generator
-from posegan.train.common import model_payload
+from posegan.models.generator import ModelSettings
 from posegan.report.left_right import (left_right_order, left_right_summary, paired_channel_correlation,
                                        seen_from_front)
 from posegan.skeleton import FLIP_PAIRS, FLIP_PERMUTATION, JOINT_NAMES
@@ -89,9 +90,9 @@ def test_front_and_back_and_the_order_shares():
 
 def test_script_prints_a_row_per_pair(tmp_path):
     write_fake_prepared(tmp_path / "prepared", n=6, size=64)
-    params = {"num_stacks": 1, "num_blocks": 1, "num_features": 16, "depth_pooling": "grid"}
-    generator = Generator.from_params(params)
-    torch.save(model_payload(generator, params, "pretrain_2d", 0), tmp_path / "model.pt")
+    model = ModelSettings(num_stacks=1, num_blocks=1, num_features=16, depth_pooling="grid")
+    generator = Generator.build(model)
+    torch.save(model_payload(generator, model, "pretrain_2d", 0, 64), tmp_path / "model.pt")
     result = subprocess.run([sys.executable, str(ROOT / "scripts/diagnose_left_right.py"), str(tmp_path / "model.pt"),
                              str(tmp_path / "prepared/h36m_test.h5"), "--samples", "4"],
                             capture_output=True, text=True, cwd=ROOT)

@@ -237,7 +237,8 @@ def test_metrics_reject_bad_input_with_clear_messages():
         m.pckh(poses, poses, np.ones(4), np.ones((4, 16), bool))
 
 
-# Published PCKh@0.5 of bearpaw/pytorch-pose hourglass models on MPII validation (DESIGN.md).
+# Published PCKh@0.5 of bearpaw/pytorch-pose hourglass models on MPII validation
+# (docs/conventions.md, "Reference numbers").
 PUBLISHED = {
     2: ([95.80, 94.57, 88.12, 83.31, 86.24, 80.88, 77.44], 86.76),
     8: ([96.79, 95.19, 90.08, 85.32, 87.48, 84.26, 80.73], 88.64),

@@ -8,6 +8,9 @@ from posegan.heatmaps import decode_heatmaps, gaussian_heatmaps
 from posegan.losses import discriminator_loss, generator_loss, pose_loss
 from posegan.models import (Generator, MultiSourceDiscriminator, StackedHourglass, normalize_images,
                             normalized_maps, parse_sources)
+from posegan.models.discriminator import DiscriminatorSettings
+from posegan.models.generator import ModelSettings
+from posegan.settings import ParamsError, build
 
 
 def count(module):
@@ -48,11 +51,17 @@ def test_generator_other_joint_count_and_bad_sizes():
         Generator(num_stacks=0)
 
 
-def test_generator_from_params():
-    model = Generator.from_params({"device": "cpu", "num_stacks": 1, "num_blocks": 1, "num_features": 8})
+MODEL = {"num_stacks": 1, "num_blocks": 1, "num_features": 8, "depth_pooling": "global", "fix_2d": False}
+
+
+def test_generator_from_settings():
+    model = Generator.build(build(ModelSettings, MODEL, "model", "params.yaml"))
     assert model.pose_2d.num_stacks == 1 and model.pose_2d.num_features == 8
-    with pytest.raises(KeyError, match="model.num_features"):
-        Generator.from_params({"num_stacks": 1, "num_blocks": 1})
+    with pytest.raises(ParamsError, match=r"params.yaml: model.num_features is missing"):
+        build(ModelSettings, {k: v for k, v in MODEL.items() if k != "num_features"}, "model", "params.yaml")
+    # The runtime keys are no part of what the network is.
+    with pytest.raises(ParamsError, match="unknown key model.device"):
+        build(ModelSettings, {**MODEL, "device": "cpu"}, "model", "params.yaml")
 
 
 def test_depth_pooling_global_and_grid():
@@ -72,10 +81,15 @@ def test_depth_pooling_global_and_grid():
     assert torch.equal(regressor.pool(x[..., :2, :2])[0, 0], x[0, 0, :2, :2].repeat_interleave(2, 0).repeat_interleave(2, 1))
     assert Generator(num_stacks=1, num_blocks=1, num_features=8, depth_pooling="grid")(
         torch.randn(2, 3, 64, 64)).depth.shape == (2, 16)
-    # From params: optional, "global" when absent (model files written before the option).
+    # From a model file's model_params: "global" when absent (files written before the option).
     base = {"num_stacks": 1, "num_blocks": 1, "num_features": 8}
-    assert Generator.from_params(base).depth_regressor.pooling == "global"
-    assert Generator.from_params({**base, "depth_pooling": "grid"}).depth_regressor.pooling == "grid"
+    assert Generator.build(ModelSettings.from_model_file(base)).depth_regressor.pooling == "global"
+    assert Generator.build(ModelSettings.from_model_file({**base, "depth_pooling": "grid"})
+                           ).depth_regressor.pooling == "grid"
+    assert Generator.build(build(ModelSettings, {**MODEL, "depth_pooling": "grid"}, "model", "params.yaml")
+                           ).depth_regressor.pooling == "grid"
+    with pytest.raises(ParamsError, match="model.depth_pooling must be one of global, grid"):
+        build(ModelSettings, {**MODEL, "depth_pooling": "max"}, "model", "params.yaml")
 
 
 def test_channels_last_layout_gives_the_same_outputs():
@@ -189,12 +203,20 @@ def test_each_source_subset_alone_and_together(sources):
         assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in branch.parameters()), name
 
 
-def test_discriminator_from_params_and_shape_errors():
-    disc = MultiSourceDiscriminator.from_params(
-        {"sources": "geo", "width": 4, "embed_dim": 8, "hidden_dim": 8}, 16, 64, 16)
+DISCRIMINATOR = {"sources": "geo", "width": 4, "embed_dim": 8, "hidden_dim": 8, "maps_from": "heatmaps"}
+
+
+def discriminator_settings(**changes) -> DiscriminatorSettings:
+    return build(DiscriminatorSettings, {**DISCRIMINATOR, **changes}, "discriminator", "params.yaml")
+
+
+def test_discriminator_from_settings_and_shape_errors():
+    disc = MultiSourceDiscriminator.build(discriminator_settings(), 16, 64, 16)
     assert disc.sources == ("image", "geo")
-    with pytest.raises(KeyError, match="discriminator.width"):
-        MultiSourceDiscriminator.from_params({"sources": "geo"}, 16, 64, 16)
+    with pytest.raises(ParamsError, match="discriminator.width is missing"):
+        build(DiscriminatorSettings, {"sources": "geo"}, "discriminator", "params.yaml")
+    with pytest.raises(ParamsError, match="discriminator.sources"):
+        discriminator_settings(sources="heatmaps")
     images, heatmaps, depth, _ = real_sample()
     with pytest.raises(ValueError, match="heatmaps"):
         disc(images, heatmaps[:, :, :8, :8], depth)
@@ -221,10 +243,12 @@ def test_maps_from_joints_hide_the_heatmaps_appearance():
     unannotated = heatmaps.clone()
     unannotated[:, 3] = 0
     assert disc.encode_pose(unannotated, depth)["maps"][:, 3].abs().max() == 0
-    assert MultiSourceDiscriminator.from_params({"sources": "map", "width": 4, "embed_dim": 8, "hidden_dim": 8,
-                                                 "maps_from": "joints"}, 16, 64, 16).maps_from == "joints"
+    assert MultiSourceDiscriminator.build(discriminator_settings(sources="map", maps_from="joints"),
+                                          16, 64, 16).maps_from == "joints"
     with pytest.raises(ValueError, match="discriminator.maps_from"):
         MultiSourceDiscriminator("map", maps_from="pixels")
+    with pytest.raises(ParamsError, match="discriminator.maps_from must be one of joints, heatmaps"):
+        discriminator_settings(maps_from="pixels")
 
 
 def test_pose_encoding_of_a_real_sample():
@@ -390,9 +414,9 @@ def test_generator_overfits_eight_synthetic_samples(one_thread):
 def test_resolve_device():
     assert resolve_device("cpu") == torch.device("cpu")
     assert resolve_device(" AUTO ").type == ("cuda" if torch.cuda.is_available() else "cpu")
-    with pytest.raises(ValueError, match="model.device"):
+    with pytest.raises(ValueError, match="runtime.device"):
         resolve_device("tpu")
-    with pytest.raises(ValueError, match="model.device"):
+    with pytest.raises(ValueError, match="runtime.device"):
         resolve_device(None)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -12,22 +13,23 @@ from click.testing import CliRunner
 from PIL import Image
 
 from posegan import predict_images as pi
-from posegan.model_file import ModelFileError, load_model
+from posegan.model_file import ModelFileError, load_model, model_payload
 from posegan.models import Generator
+from posegan.models.generator import ModelSettings
 from posegan.predict_cli import posegan
 from posegan.skeleton import BONES, JOINT_NAMES, ROOT
 from posegan.train.checkpoint import atomic_save
-from posegan.train.common import model_payload
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures" / "images"
 PHOTO = SHARED / "000000000785.jpg"
 COCO = SHARED / "person_keypoints_000000000785.json"
-TINY = {"num_stacks": 1, "num_blocks": 1, "num_features": 8, "depth_pooling": "grid"}
+TINY = ModelSettings(num_stacks=1, num_blocks=1, num_features=8, depth_pooling="grid")
+IMAGE_SIZE = 128
 
 
 def save_tiny_model(path: Path, stage: str = "adversarial", iteration: int = 7) -> Path:
     torch.manual_seed(0)
-    atomic_save(model_payload(Generator.from_params(TINY), TINY, stage, iteration), path)
+    atomic_save(model_payload(Generator.build(TINY), TINY, stage, iteration, IMAGE_SIZE), path)
     return path
 
 
@@ -167,7 +169,7 @@ def test_model_file_of_another_kind(tmp_path, kind):
         torch.save({"weights": torch.zeros(3)}, path)
         expected = "expected a posegan model file"
     elif kind == "state_dict":
-        torch.save(Generator.from_params(TINY).state_dict(), path)
+        torch.save(Generator.build(TINY).state_dict(), path)
         expected = "expected a posegan model file"
     elif kind == "torchscript":
         torch.jit.script(torch.nn.Linear(2, 2)).save(str(path))
@@ -186,7 +188,8 @@ def test_model_file_of_another_kind(tmp_path, kind):
 
 def test_model_whose_weights_do_not_fit(tmp_path):
     path = tmp_path / "m.pt"
-    payload = model_payload(Generator.from_params(TINY), {**TINY, "num_features": 16}, "adversarial", 1)
+    payload = model_payload(Generator.build(TINY), dataclasses.replace(TINY, num_features=16), "adversarial", 1,
+                            IMAGE_SIZE)
     torch.save(payload, path)
     assert_fails(run("predict", path, write_image(tmp_path / "a.png"), "--out", tmp_path / "o"),
                  "do not fit")

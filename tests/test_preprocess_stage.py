@@ -66,11 +66,11 @@ def test_stage_writes_every_file_and_a_contact_sheet(tmp_path):
 
 
 @pytest.mark.parametrize("change, message", [
-    ({"source": "imagenet"}, "data.source must be one of synthetic, real; got 'imagenet'"),
+    ({"source": "imagenet"}, "data.source must be one of synthetic, real, got 'imagenet'"),
     ({"source": "real"}, "none of data.real.h36m_root, data.real.mpii_root, data.real.mpi_inf_3dhp_root is set"),
-    ({"synthetic.wild_train": 0}, "data.synthetic.wild_train must be a positive integer, got 0"),
-    ({"synthetic.lab_train_per_subject": -5}, "data.synthetic.lab_train_per_subject must be a positive integer"),
-    ({"image_size": 0}, "data.image_size must be a positive integer"),
+    ({"synthetic.wild_train": 0}, "data.synthetic.wild_train must be >= 1, got 0"),
+    ({"synthetic.lab_train_per_subject": -5}, "data.synthetic.lab_train_per_subject must be >= 1, got -5"),
+    ({"image_size": 0}, "data.image_size must be >= 16, got 0"),
     ({"synthetic.workers": "two"}, "data.synthetic.workers must be an integer"),
 ])
 def test_bad_params_fail_clearly_without_output(tmp_path, change, message):

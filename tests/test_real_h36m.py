@@ -17,8 +17,9 @@ import real_specimens as rs
 from posegan.camera import (crop_camera, crop_image, crop_to_original, depth_target, original_to_crop,
                             pose_from_prediction, project)
 from posegan.data.real import RealDataError, count_real_samples, prepare_real
-from posegan.data.real.common import load_person_crop, scratch_path
 from posegan.data.real.h36m import H36M32_TO_H36M17, H36M_ACTIONS, h36m32_to_mpii16
+from posegan.data.real.jpeg_crops import load_person_crop
+from posegan.data.real.writer import scratch_path
 from posegan.data.schema import read_prepared
 from posegan.skeleton import JOINT_NAMES
 
@@ -284,12 +285,12 @@ def test_a_killed_run_restarts_cleanly(h36m, tmp_path):
     script = f"""
 import sys, time
 sys.path.insert(0, {str(REPO)!r})
-import posegan.data.real.common as common
-crop = common._crop_job
+import posegan.data.real.jpeg_crops as jpeg_crops
+crop = jpeg_crops._crop_job
 def slow(job):
     time.sleep(0.25)
     return crop(job)
-common._crop_job = slow
+jpeg_crops._crop_job = slow
 from posegan.data.real import prepare_real
 prepare_real({{"h36m_root": {str(root)!r}, "h36m_train_subjects": ["S1"], "h36m_test_subjects": ["S9"],
               "workers": 1}}, {str(out)!r}, {SIZE}, datasets=["h36m"], progress=False)

@@ -12,7 +12,7 @@ import pytest
 import real_specimens as rs
 from posegan.camera import crop_to_original
 from posegan.data.real import RealDataError, prepare_real
-from posegan.data.real.common import HEAD_SIZE_PER_SEGMENT
+from posegan.data.real.geometry import HEAD_SIZE_PER_SEGMENT
 from posegan.data.real.mpii import mpii_table, read_mpii_hourglass, read_mpii_release, to_mpii_coordinates
 from posegan.data.schema import read_prepared
 from posegan.skeleton import JOINT_NAMES
@@ -205,7 +205,7 @@ def test_release_bad_joint_id(mpii, tmp_path):
     with pytest.raises(RealDataError, match=r"annolist\(1\)\.annorect\(1\) \(100000000\.jpg\): joint id 16 is "
                                             r"outside 0\.\.15"):
         read_mpii_release(path, valid_fraction=0.0)
-    from posegan.data.real.common import ErrorPolicy
+    from posegan.data.real.errors import ErrorPolicy
     policy = ErrorPolicy("skip")
     splits = read_mpii_release(path, valid_fraction=0.0, policy=policy)
     assert len(splits["train"]) == len(people) - 1 and policy.skipped_count("train") == 1

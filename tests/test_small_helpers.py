@@ -1,6 +1,5 @@
 """The shared helpers for atomic writes and evenly spaced subsets."""
 
-import json
 
 import numpy as np
 import pytest
@@ -44,3 +43,36 @@ def test_a_failed_write_keeps_the_old_file(tmp_path):
             raise RuntimeError("killed")
     assert target.read_text() == "old"
     assert not temporary_path(target).exists()
+
+
+def test_each_stage_depends_on_the_modules_it_imports():
+    """dvc.yaml's code deps of each stage are exactly what its command imports: every imported
+    project module is covered (a file, or a folder holding it), and every listed code file or
+    folder is imported (so editing, e.g., how evaluation results are written does not retrain)."""
+    from pathlib import Path
+
+    import yaml
+
+    from tests.import_closure import import_closure
+
+    root = Path(__file__).resolve().parents[1]
+    stages = yaml.safe_load((root / "dvc.yaml").read_text())["stages"]
+    for name, stage in stages.items():
+        module = stage["cmd"].split("python -m ", 1)[1].split()[0]
+        imported = {p.relative_to(root).as_posix() for p in import_closure(root, module)}
+        code_deps = [d for d in stage["deps"] if isinstance(d, str) and d.startswith(("posegan", "stages"))]
+        for path in imported:
+            assert any(path == d or path.startswith(d.rstrip("/") + "/") for d in code_deps), \
+                f"stage {name} imports {path} but dvc.yaml does not list it"
+        for dep in code_deps:
+            assert any(p == dep or p.startswith(dep.rstrip("/") + "/") for p in imported), \
+                f"stage {name} lists {dep} in dvc.yaml but does not import it"
+
+
+def test_loader_workers_from_the_machine():
+    from posegan.train.settings import loader_workers
+
+    assert loader_workers(3) == 3 and loader_workers(0) == 0
+    assert loader_workers("auto", cores=16) == 7
+    assert loader_workers("auto", cores=2) == 1
+    assert loader_workers("auto", streams=1, cores=8) == 7

@@ -10,6 +10,7 @@ import pytest
 
 from posegan.camera import crop_camera, project
 from posegan.data.schema import read_prepared, validate
+from posegan.data.settings import DataSettings
 from posegan.data.synthetic import scenes
 from posegan.data.synthetic.benchmark import (MIN_ANNOTATED, SyntheticConfig, _lab_sample_plan, generate_samples,
                                               head_size, split_specs, write_benchmark)
@@ -17,6 +18,7 @@ from posegan.data.synthetic.body import (A, ANGLE_LOWER, ANGLE_UPPER, NUM_ANGLES
                                          floor_offset, forward_kinematics, penetrates, sample_proportions)
 from posegan.data.synthetic.motions import ACTIVITY_NAMES, LAB_ACTIONS, LabMotion, sample_valid, wild_pose
 from posegan.data.synthetic.render import Appearance, Box, Capsule, Ellipsoid, Light, render_pose, sample_appearance
+from posegan.settings import ParamsError
 from posegan.skeleton import BONES, FLIP_PAIRS, JOINT_NAMES
 
 J = {name: i for i, name in enumerate(JOINT_NAMES)}
@@ -375,16 +377,33 @@ def test_write_benchmark_leaves_old_output_on_failure(tmp_path, monkeypatch):
     assert sorted(p.name for p in out.iterdir()) == ["old.txt"]
 
 
+SYNTHETIC = {"seed": 0, "lab_train_per_subject": 1000, "lab_test_per_subject": 500, "wild_train": 5000,
+             "wild_valid": 1000, "cross_test": 1050, "cross_valid": 350, "workers": 2}
+DATA = {"source": "synthetic", "prepared_dir": "data/prepared", "image_size": 128, "heatmap_stride": 4,
+        "synthetic": SYNTHETIC, "real": {"h36m_root": None, "mpii_root": None, "mpi_inf_3dhp_root": None}}
+
+
 def test_config_from_params_names_the_bad_parameter():
-    assert SyntheticConfig.from_params({"image_size": 64, "synthetic": {"wild_train": 3}}).wild_train == 3
-    for data, name in (({"synthetic": {"wild_train": 0}}, "data.synthetic.wild_train"),
-                       ({"synthetic": {"lab_test_per_subject": -2}}, "data.synthetic.lab_test_per_subject"),
-                       ({"image_size": 0}, "data.image_size"),
-                       ({"synthetic": {"workers": 1.5}}, "data.synthetic.workers"),
-                       ({"synthetic": {"seed": -1}}, "data.synthetic.seed"),
-                       ({"synthetic": {"wild_trian": 5}}, "data.synthetic.wild_trian")):
-        with pytest.raises(ValueError, match=name.replace(".", r"\.")):
-            SyntheticConfig.from_params(data)
+    data = DataSettings.from_section({**DATA, "image_size": 64, "synthetic": {**SYNTHETIC, "wild_train": 3}},
+                                     "params.yaml")
+    assert data.synthetic.wild_train == 3
+    assert data.synthetic.image_size == 64          # the crop side comes from data.image_size
+
+    def synthetic(**changes):
+        return {**DATA, "synthetic": {**SYNTHETIC, **changes}}
+
+    for block, name in ((synthetic(wild_train=0), "data.synthetic.wild_train"),
+                        (synthetic(lab_test_per_subject=-2), "data.synthetic.lab_test_per_subject"),
+                        ({**DATA, "image_size": 0}, "data.image_size"),
+                        (synthetic(workers=1.5), "data.synthetic.workers"),
+                        (synthetic(seed=-1), "data.synthetic.seed"),
+                        (synthetic(wild_trian=5), "data.synthetic.wild_trian"),
+                        (synthetic(image_size=64), "data.synthetic.image_size")):   # set by data.image_size
+        with pytest.raises(ParamsError, match="params.yaml: .*" + name.replace(".", r"\.")):
+            DataSettings.from_section(block, "params.yaml")
+    missing = {k: v for k, v in SYNTHETIC.items() if k != "cross_valid"}
+    with pytest.raises(ParamsError, match=r"data\.synthetic\.cross_valid is missing"):
+        DataSettings.from_section({**DATA, "synthetic": missing}, "params.yaml")
 
 
 def test_front_cues_show_at_the_front_only_and_are_mirror_symmetric():

@@ -1,22 +1,39 @@
 """Training loops on a tiny configuration: resume, fingerprints, NaN guard, variants."""
 
+from dataclasses import replace
+from pathlib import Path
+
 import pytest
 import torch
 
 from fakes import write_fake_prepared
+from posegan.data.dataset import Augmentation
+from posegan.device import RuntimeSettings
+from posegan.losses import LossSettings
+from posegan.models.discriminator import DiscriminatorSettings
+from posegan.models.generator import ModelSettings
+from posegan.settings import ParamsError, build
 from posegan.train import adversarial as adversarial_module
 from posegan.train.adversarial import adversarial, fake_selection
 from posegan.train.checkpoint import NonFiniteError
-from posegan.train.common import LoopSettings, StageOutputs
+from posegan.train.settings import AdversarialSettings, LoopSettings, StageOutputs
+from posegan.train.stage import TrainingJob, learning_rate
 from posegan.train.pretrain_2d import pretrain_2d
 from posegan.train.pretrain_depth import pretrain_depth
 from posegan.train.session import TrainingSession
 
-MODEL = {"device": "cpu", "amp": False, "num_stacks": 1, "num_blocks": 1, "num_features": 16, "fix_2d": False}
-DISC = {"sources": "full", "width": 4, "embed_dim": 16, "hidden_dim": 16}
-ADV = {"enabled": True, "init": "pretrain_depth", "lambda": 0.1, "lr_d": 1e-3, "d_steps": 1}
+MODEL = ModelSettings(num_stacks=1, num_blocks=1, num_features=16)
+DISC = DiscriminatorSettings(sources="full", width=4, embed_dim=16, hidden_dim=16)
 SETTINGS = LoopSettings(iterations=6, batch_size=4, lr=2.5e-4, log_every=1, val_every=3, checkpoint_every=2,
-                        val_samples=4, workers=0, augmentation={"rotation": 30})
+                        val_samples=4, workers=0, augmentation=Augmentation(rotation=30))
+ADV = AdversarialSettings(**vars(SETTINGS), enabled=True, init="pretrain_depth", lambda_=0.1, lr_d=1e-3, d_steps=1)
+
+
+def job(root, stage, model=MODEL, fingerprint="fp"):
+    """The TrainingJob of `stage` on the fake data under `root` (CPU, the default loss)."""
+    return TrainingJob(model=model, runtime=RuntimeSettings(device="cpu"), loss=LossSettings(),
+                       prepared_dir=Path(root) / "prepared", stride=4, seed=0,
+                       outputs=StageOutputs.for_stage(stage, root), fingerprint=fingerprint, progress=False)
 
 
 @pytest.fixture(scope="module")
@@ -24,16 +41,14 @@ def pretrained(tmp_path_factory):
     """Prepared fake data plus pretrain_2d and pretrain_depth models (shared by the tests)."""
     root = tmp_path_factory.mktemp("run")
     write_fake_prepared(root / "prepared", n=16, size=64)
-    pretrain_2d(SETTINGS, MODEL, root / "prepared", 4, 0, StageOutputs.for_stage("pretrain_2d", root), "fp",
-                progress=False)
-    pretrain_depth(SETTINGS, MODEL, root / "prepared", 4, 0, root / "models/pretrain_2d.pt",
-                   StageOutputs.for_stage("pretrain_depth", root), "fp", progress=False)
+    pretrain_2d(SETTINGS, job(root, "pretrain_2d"))
+    pretrain_depth(SETTINGS, job(root, "pretrain_depth"), root / "models/pretrain_2d.pt")
     return root
 
 
 def run_adversarial(root, out, options=ADV, model=MODEL, fingerprint="fp", init="pretrain_depth"):
-    return adversarial(SETTINGS, model, DISC, options, root / "prepared", 4, 0, root / f"models/{init}.pt",
-                       StageOutputs.for_stage("adversarial", out), fingerprint, progress=False)
+    stage_job = replace(job(root, "adversarial", model, fingerprint), outputs=StageOutputs.for_stage("adversarial", out))
+    return adversarial(options, DISC, stage_job, root / f"models/{init}.pt")
 
 
 def weights(path):
@@ -116,13 +131,13 @@ def test_non_finite_loss_stops_with_the_iteration_and_last_checkpoint(pretrained
 
 
 def test_baseline_variant_has_no_discriminator(pretrained, tmp_path):
-    metrics = run_adversarial(pretrained, tmp_path, options={**ADV, "enabled": False})
+    metrics = run_adversarial(pretrained, tmp_path, options=replace(ADV, enabled=False))
     assert "discriminator" not in weights(tmp_path / "models/adversarial.pt")
     assert "final_d_loss" not in metrics and "val_mpjpe_lab" in metrics
 
 
 def test_fix_2d_leaves_the_2d_module_unchanged(pretrained, tmp_path):
-    run_adversarial(pretrained, tmp_path, model={**MODEL, "fix_2d": True})
+    run_adversarial(pretrained, tmp_path, model=replace(MODEL, fix_2d=True))
     before = weights(pretrained / "models/pretrain_depth.pt")["generator"]
     after = weights(tmp_path / "models/adversarial.pt")["generator"]
     for key in before:
@@ -142,7 +157,7 @@ def test_without_pretrain_starts_from_a_fresh_regressor(pretrained, tmp_path, mo
         return out
 
     monkeypatch.setattr(adversarial_module, "load_generator_weights", spy)
-    run_adversarial(pretrained, tmp_path, options={**ADV, "init": "pretrain_2d"}, init="pretrain_2d")
+    run_adversarial(pretrained, tmp_path, options=replace(ADV, init="pretrain_2d"), init="pretrain_2d")
     assert seen["only_2d"]
     pretrained_regressor = {k[len("depth_regressor."):]: v for k, v in
                             weights(pretrained / "models/pretrain_depth.pt")["generator"].items()
@@ -158,19 +173,31 @@ def test_fake_selection_takes_both_domains():
 
 
 def test_settings_name_the_bad_key():
-    with pytest.raises(ValueError, match="adversarial.iteratons"):
-        LoopSettings.from_params("adversarial", {"iteratons": 3, "batch_size": 2, "lr": 1.0})
-    with pytest.raises(ValueError, match="pretrain_2d.batch_size must be a positive integer"):
-        LoopSettings.from_params("pretrain_2d", {"iterations": 3, "batch_size": 0, "lr": 1.0})
-    with pytest.raises(ValueError, match="pretrain_2d.lr is missing"):
-        LoopSettings.from_params("pretrain_2d", {"iterations": 3, "batch_size": 2})
+    complete = {"iterations": 3, "batch_size": 2, "lr": 1.0, "lab_fraction": 0.5, "lr_decay_at": [], "lr_decay": 0.1,
+                "log_every": 1, "val_every": 1, "checkpoint_every": 1, "val_samples": 1, "workers": 0,
+                "augmentation": {"rotation": 30, "rotation_prob": 0.5, "scale": [0.75, 1.25], "flip": 0.5,
+                                 "color": 0.2}}
+    assert build(LoopSettings, complete, "pretrain_2d", "params.yaml").augmentation.scale == (0.75, 1.25)
+    with pytest.raises(ParamsError, match="unknown key adversarial.iteratons"):
+        build(LoopSettings, {**complete, "iteratons": 3}, "adversarial", "params.yaml")
+    with pytest.raises(ParamsError, match=r"params.yaml: pretrain_2d.batch_size must be >= 1, got 0"):
+        build(LoopSettings, {**complete, "batch_size": 0}, "pretrain_2d", "params.yaml")
+    with pytest.raises(ParamsError, match="other.yaml: pretrain_2d.lr is missing"):
+        build(LoopSettings, {k: v for k, v in complete.items() if k != "lr"}, "pretrain_2d", "other.yaml")
+    with pytest.raises(ParamsError, match="pretrain_2d.lr must be a number, got 'abc'"):
+        build(LoopSettings, {**complete, "lr": "abc"}, "pretrain_2d", "params.yaml")
+    with pytest.raises(ParamsError, match=r"pretrain_2d.lr_decay_at: must be a list of fractions"):
+        build(LoopSettings, {**complete, "lr_decay_at": [1.5]}, "pretrain_2d", "params.yaml")
+    with pytest.raises(ParamsError, match=r"pretrain_2d.augmentation.flip must be in \[0, 1\]"):
+        build(LoopSettings, {**complete, "augmentation": {**complete["augmentation"], "flip": 2}}, "pretrain_2d",
+              "params.yaml")
+    adversarial_settings = build(AdversarialSettings, {**complete, "enabled": True, "init": "pretrain_2d",
+                                                       "lambda": 0.01, "lr_d": 1e-4, "d_steps": 1},
+                                 "adversarial", "params.yaml")
+    assert adversarial_settings.lambda_ == 0.01 and adversarial_settings.init == "pretrain_2d"
 
 
 def test_step_decay_is_a_function_of_the_iteration():
-    from posegan.train.common import learning_rate
-
     settings = LoopSettings(iterations=100, batch_size=2, lr=1.0, lr_decay_at=(0.5, 0.75), lr_decay=0.1)
     assert [learning_rate(settings, i) for i in (0, 49, 50, 74, 75, 99)] == pytest.approx(
         [1.0, 1.0, 0.1, 0.1, 0.01, 0.01])
-    with pytest.raises(ValueError, match="pretrain_2d.lr_decay_at"):
-        LoopSettings.from_params("pretrain_2d", {"iterations": 3, "batch_size": 2, "lr": 1.0, "lr_decay_at": [1.5]})

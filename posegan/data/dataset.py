@@ -18,7 +18,9 @@ from PIL import Image
 
 from posegan.camera import depth_target
 from posegan.data.schema import read_prepared
+from posegan.errors import InputDataError
 from posegan.heatmaps import crop_to_heatmap, gaussian_heatmaps
+from posegan.settings import setting
 from posegan.skeleton import FLIP_PERMUTATION
 
 
@@ -31,25 +33,21 @@ class Augmentation:
     joints swap). color: max relative per-channel gain change (0.2 -> gains in 0.8..1.2).
     """
 
-    rotation: float = 30.0
-    rotation_prob: float = 0.5
-    scale: tuple[float, float] = (0.75, 1.25)
-    flip: float = 0.5
-    color: float = 0.2
+    rotation: float = setting(30.0, minimum=0)
+    rotation_prob: float = setting(0.5, minimum=0, maximum=1)
+    scale: tuple[float, float] = setting((0.75, 1.25), minimum=0, exclusive=True)
+    flip: float = setting(0.5, minimum=0, maximum=1)
+    color: float = setting(0.2, minimum=0)
+    enabled: bool = setting(True, optional=True)
 
-    @classmethod
-    def from_params(cls, params: dict | None) -> "Augmentation | None":
-        """Build from a params.yaml block ({} or None -> no augmentation)."""
-        if not params or not params.get("enabled", True):
-            return None
-        known = {k: v for k, v in params.items() if k != "enabled"}
-        unknown = set(known) - set(cls.__dataclass_fields__)
-        if unknown:
-            raise ValueError(f"unknown augmentation parameter(s) {sorted(unknown)}; "
-                             f"expected {sorted(cls.__dataclass_fields__)}")
-        if "scale" in known:
-            known["scale"] = tuple(known["scale"])
-        return cls(**known)
+    def __post_init__(self):
+        if self.scale[0] > self.scale[1]:
+            raise ValueError(f"augmentation.scale must be [min, max] with min <= max, got {list(self.scale)}")
+
+    @property
+    def active(self) -> "Augmentation | None":
+        """Itself, or None when `enabled` is false (a dataset then serves plain crops)."""
+        return self if self.enabled else None
 
 
 class PoseDataset(torch.utils.data.Dataset):
@@ -79,7 +77,7 @@ class PoseDataset(torch.utils.data.Dataset):
         self.attrs = attrs
         self.image_size = attrs["image_size"]
         if self.image_size % self.stride:
-            raise ValueError(f"{self.path}: image_size {self.image_size} is not a multiple of "
+            raise InputDataError(f"{self.path}: image_size {self.image_size} is not a multiple of "
                              f"data.heatmap_stride {self.stride}")
         self.heatmap_size = self.image_size // self.stride
         self.labels = labels

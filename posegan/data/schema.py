@@ -34,12 +34,16 @@ from __future__ import annotations
 
 import json
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import h5py
 import numpy as np
 
+from posegan.atomic_files import temporary_path
+from posegan.errors import InputMissingError, PoseganError
+from posegan.settings import setting
 from posegan.skeleton import NUM_JOINTS
 
 SCHEMA_VERSION = 1
@@ -72,7 +76,28 @@ REQUIRED_ATTRS = ("schema_version", "dataset", "split", "source", "joint_set", "
 _DEFAULTS = {"float32": np.nan, "int32": -1, "bool": False, "uint8": 0}
 
 
-class SchemaError(ValueError):
+def folder_path(value: Any) -> str:
+    """A params value that names a folder: a non-empty string (ValueError otherwise)."""
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError(f"must be a folder path, got {value!r}")
+    return value
+
+
+@dataclass(frozen=True)
+class PreparedData:
+    """The params section `data` as the training and evaluation stages read it.
+
+    prepared_dir: the folder of the prepared files. image_size: crop side in pixels.
+    heatmap_stride: image pixels per heatmap pixel."""
+
+    OTHER_KEYS = ("source", "synthetic", "real")   # the preprocess stage's (`DataSettings`)
+
+    prepared_dir: str = setting("data/prepared", parse=folder_path)
+    image_size: int = setting(128, minimum=16)
+    heatmap_stride: int = setting(4, minimum=1)
+
+
+class SchemaError(PoseganError, ValueError):
     """A prepared file does not follow the schema; the message names the file and field."""
 
 
@@ -95,10 +120,10 @@ class PreparedWriter:
                             source="synthetic", params={...}, action_names=[...]) as w:
             w.write(slice(0, 64), images=..., joints_2d=..., ...)
 
-    The file is written to `<path>.tmp` and renamed when the block ends without error
-    and the result validates; on error the temporary file is removed, so `path` never
-    holds a partial file. Fields that are never written keep their fill value
-    (NaN, -1 or False).
+    The file is written to `<path>.tmp` (`posegan.atomic_files.temporary_path`) and renamed
+    when the block ends without error and the result validates; on error the temporary file
+    is removed, so `path` never holds a partial file. Fields that are never written keep
+    their fill value (NaN, -1 or False).
     """
 
     def __init__(self, path, n: int, image_size: int, *, dataset: str, split: str, source: str,
@@ -109,7 +134,7 @@ class PreparedWriter:
         if dataset not in DATASETS:
             raise ValueError(f"{path}: dataset must be one of {DATASETS}, got {dataset!r}")
         self.path = Path(path)
-        self.tmp_path = self.path.with_name(self.path.name + ".tmp")
+        self.tmp_path = temporary_path(self.path)
         self.n, self.image_size = int(n), int(image_size)
         self.attrs = {
             "schema_version": SCHEMA_VERSION, "dataset": dataset, "split": split, "source": source,
@@ -168,7 +193,7 @@ def validate(path) -> dict[str, Any]:
         dataset = path.stem.rsplit("_", 1)[0]
         why = (f"; with data.source: real it is prepared only when data.real.{dataset}_root is set"
                if dataset in DATASETS else "")
-        raise FileNotFoundError(f"{path}: prepared file not found (run the preprocess stage{why})")
+        raise InputMissingError(f"{path}: prepared file not found (run the preprocess stage{why})")
     try:
         f = h5py.File(path, "r")
     except OSError as err:

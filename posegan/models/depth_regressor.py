@@ -20,8 +20,8 @@ configurations) has its cells repeated to fill the grid, as adaptive pooling doe
 The two merge convolutions belong to this module (not to the 2D module), so that the 2D
 module's parameters are exactly Newell's and a pretrained 2D module can be loaded as is.
 
-Output units: the depth target of DESIGN.md, each joint's depth relative to the root in
-heatmap pixels at the root's distance (`posegan.camera.depth_target`).
+Output units: the depth target (docs/conventions.md, "Depth target"), each joint's depth
+relative to the root in heatmap pixels at the root's distance (`posegan.camera.depth_target`).
 """
 
 from __future__ import annotations

@@ -49,12 +49,15 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
 
 import torch
 from torch import Tensor, nn
 
 from posegan.geometry import geometric_descriptor
 from posegan.heatmaps import soft_argmax
+from posegan.settings import setting
 
 MAPS_FROM = ("heatmaps", "joints")
 
@@ -95,6 +98,31 @@ def parse_sources(value) -> tuple[str, ...]:
         raise ValueError(f"discriminator.sources: unknown source(s) {unknown} in {value!r}; expected "
                          f"one of {sorted(VARIANTS)} or a list of sources from {list(SOURCES)}")
     return tuple(s for s in SOURCES if s in names)
+
+
+def _checked_sources(value: Any) -> Any:
+    """The file's `sources` value as written (variant names stay readable in tables), once
+    `parse_sources` has accepted it."""
+    parse_sources(value)
+    return tuple(value) if isinstance(value, list) else value
+
+
+@dataclass(frozen=True)
+class DiscriminatorSettings:
+    """The discriminator (params section `discriminator`; Figure 2 gives no sizes).
+
+    sources: a variant name (map, geo, full) or a list of sources (see `parse_sources`).
+    width: first conv channels of the image and maps branches. embed_dim: each source's
+    embedding. hidden_dim: the first two of the three fully connected layers. maps_from:
+    how the maps source is drawn, "joints" (Gaussians at the soft-argmax joints) or
+    "heatmaps" (the normalised heatmaps).
+    """
+
+    sources: Any = setting("full", parse=_checked_sources)
+    width: int = setting(16, minimum=1)
+    embed_dim: int = setting(128, minimum=1)
+    hidden_dim: int = setting(256, minimum=1)
+    maps_from: Literal["joints", "heatmaps"] = "heatmaps"
 
 
 def normalized_maps(heatmaps: Tensor) -> Tensor:
@@ -168,17 +196,12 @@ class MultiSourceDiscriminator(nn.Module):
             nn.Linear(hidden_dim, 1))
 
     @classmethod
-    def from_params(cls, discriminator: Mapping, num_joints: int, image_size: int,
-                    heatmap_size: int) -> "MultiSourceDiscriminator":
-        """Build from params.yaml's `discriminator` section (sources, width, embed_dim, hidden_dim,
-        and optionally maps_from)."""
-        values = {}
-        for key in ("sources", "width", "embed_dim", "hidden_dim"):
-            if key not in discriminator:
-                raise KeyError(f"params.yaml: discriminator.{key} is missing")
-            values[key] = discriminator[key]
-        values["maps_from"] = discriminator.get("maps_from", "heatmaps")
-        return cls(num_joints=num_joints, image_size=image_size, heatmap_size=heatmap_size, **values)
+    def build(cls, settings: "DiscriminatorSettings", num_joints: int, image_size: int,
+              heatmap_size: int) -> "MultiSourceDiscriminator":
+        """The discriminator that `settings` describe, for images and heatmaps of these sizes."""
+        return cls(num_joints=num_joints, image_size=image_size, heatmap_size=heatmap_size,
+                   sources=settings.sources, width=settings.width, embed_dim=settings.embed_dim,
+                   hidden_dim=settings.hidden_dim, maps_from=settings.maps_from)
 
     def encode_pose(self, heatmaps: Tensor, depth: Tensor) -> dict[str, Tensor]:
         """E(S, z): the pose inputs of the geo and maps branches (those in use)."""

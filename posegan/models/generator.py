@@ -2,7 +2,8 @@
 
     out = Generator(...)(normalize_images(batch_uint8))
     out.heatmaps   list of num_stacks tensors (B, P, S/4, S/4), the last is the prediction
-    out.depth      (B, P) depth relative to the root, in heatmap pixels (DESIGN.md)
+    out.depth      (B, P) depth relative to the root, in heatmap pixels
+                   (docs/conventions.md, "Depth target")
 
 "Fix 2D" (Table 2) freezes the 2D module: its parameters get requires_grad False and its
 batch-norm layers stay in eval mode (running statistics used and not updated) even when the
@@ -12,7 +13,8 @@ generator is put in train mode; only the depth regressor learns.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import NamedTuple
+from dataclasses import asdict, dataclass
+from typing import Any, Literal, NamedTuple
 
 import numpy as np
 import torch
@@ -20,6 +22,39 @@ from torch import Tensor, nn
 
 from posegan.models.depth_regressor import DepthRegressor
 from posegan.models.hourglass import StackedHourglass
+from posegan.settings import setting
+
+
+@dataclass(frozen=True)
+class ModelSettings:
+    """What the generator is (params section `model`); where and how it runs is `RuntimeSettings`.
+
+    num_stacks, num_blocks, num_features: the stacked hourglass (paper: 2 x 1 x 256 for the
+    ablations, 4 stacks for Table 1). depth_pooling: the depth regressor's head, "global"
+    (paper) or "grid" (see `DepthRegressor`). fix_2d: Table 2's "fix 2D", the 2D module
+    frozen after pretrain_2d.
+    """
+
+    num_stacks: int = setting(2, minimum=1)
+    num_blocks: int = setting(1, minimum=1)
+    num_features: int = setting(256, minimum=1)
+    depth_pooling: Literal["global", "grid"] = "global"
+    fix_2d: bool = False
+
+    @classmethod
+    def from_model_file(cls, entry: Mapping[str, Any]) -> "ModelSettings":
+        """From a model file's `model_params` entry. Files written before the runtime keys moved
+        out hold device, amp and threads too (ignored); those written before depth_pooling and
+        fix_2d existed lack them (the defaults: global, False)."""
+        known = {k: entry[k] for k in ("num_stacks", "num_blocks", "num_features", "depth_pooling", "fix_2d")
+                 if k in entry}
+        missing = {"num_stacks", "num_blocks", "num_features"} - set(known)
+        if missing:
+            raise ValueError(f"model_params lacks {', '.join(sorted(missing))}")
+        return cls(**known)
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
 
 
 def normalize_images(images: Tensor | np.ndarray, device: torch.device | str | None = None) -> Tensor:
@@ -76,16 +111,11 @@ class Generator(nn.Module):
         self.use_memory_format(torch.channels_last)
 
     @classmethod
-    def from_params(cls, model: Mapping, num_joints: int = 16, fix_2d: bool = False) -> "Generator":
-        """Build from params.yaml's `model` section (keys num_stacks, num_blocks, num_features;
-        depth_pooling is optional, "global" when absent, as in model files written before it)."""
-        values = {}
-        for key in ("num_stacks", "num_blocks", "num_features"):
-            if key not in model:
-                raise KeyError(f"params.yaml: model.{key} is missing")
-            values[key] = model[key]
-        return cls(num_joints=num_joints, fix_2d=fix_2d, depth_pooling=model.get("depth_pooling", "global"),
-                   **values)
+    def build(cls, settings: ModelSettings, num_joints: int = 16) -> "Generator":
+        """The generator that `settings` describe."""
+        return cls(num_joints=num_joints, num_stacks=settings.num_stacks, num_blocks=settings.num_blocks,
+                   num_features=settings.num_features, depth_pooling=settings.depth_pooling,
+                   fix_2d=settings.fix_2d)
 
     def use_memory_format(self, memory_format: torch.memory_format) -> "Generator":
         """Lay weights and activations out as `memory_format` (default: torch.channels_last).

@@ -34,6 +34,7 @@ from typing import Any
 
 from posegan.report.files import read_json
 from posegan.skeleton import LIMB_GROUPS, LIMB_LABELS
+from posegan.errors import PoseganError
 
 PARAMS_FILE = "params.yaml"
 METRICS_FILE = "metrics/evaluate.json"
@@ -199,7 +200,7 @@ def experiment_rows(exp_show: Sequence[Mapping[str, Any]], params_file: str = PA
     return rows
 
 
-class ExpShowError(ValueError):
+class ExpShowError(PoseganError, ValueError):
     """`dvc exp show --json` failed or printed something that is not its JSON."""
 
 

@@ -14,8 +14,10 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw
 
+from posegan.atomic_files import replacing
 from posegan.data.schema import open_prepared
 from posegan.skeleton import BONES, JOINT_NAMES
+from posegan.subsets import evenly_spaced
 
 RIGHT_COLOR = (255, 90, 40)
 LEFT_COLOR = (40, 130, 255)
@@ -65,7 +67,7 @@ def make_contact_sheet(files: list[tuple[str, str | os.PathLike]], out_path, per
     for title, path in files:
         with open_prepared(path) as f:
             n = f["images"].shape[0]
-            index = np.unique(np.linspace(0, n - 1, min(per_row, n)).round().astype(int))
+            index = evenly_spaced(n, per_row)
             images, joints, annotated, visible = (f[k][index] for k in ("images", "joints_2d", "annotated", "visible"))
         tiles = [draw_skeleton(images[k], joints[k], annotated[k], visible[k], scale) for k in range(len(index))]
         tile = tiles[0].size[0]
@@ -81,11 +83,6 @@ def make_contact_sheet(files: list[tuple[str, str | os.PathLike]], out_path, per
         sheet.paste(r, (0, y))
         y += r.size[1]
     out_path = Path(out_path)
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out_path.with_name(out_path.name + ".tmp")
-    try:
+    with replacing(out_path) as tmp:
         sheet.save(tmp, format="PNG")
-        os.replace(tmp, out_path)
-    finally:
-        tmp.unlink(missing_ok=True)
     return out_path

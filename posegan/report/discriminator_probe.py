@@ -28,6 +28,7 @@ from posegan.data.dataset import PoseDataset
 from posegan.losses import discriminator_loss
 from posegan.models import Generator, MultiSourceDiscriminator, normalize_images
 from posegan.predict import predict
+from posegan.subsets import evenly_spaced
 
 
 def _stack(dataset: PoseDataset, indices: np.ndarray) -> dict[str, torch.Tensor]:
@@ -61,8 +62,7 @@ def probe_discriminator(generator: Generator, lab: PoseDataset, wild: PoseDatase
     right) and final_loss. maps_from: how the maps source is encoded (see
     `posegan.models.MultiSourceDiscriminator`).
     """
-    spaced = lambda n: np.unique(np.linspace(0, n - 1, min(n, samples)).round().astype(np.int64))  # noqa: E731
-    lab_idx, wild_idx = spaced(len(lab)), spaced(len(wild))
+    lab_idx, wild_idx = evenly_spaced(len(lab), samples), evenly_spaced(len(wild), samples)
     half_lab, half_wild = len(lab_idx) // 2, len(wild_idx) // 2
     groups = {"real_lab": _group(lab, lab_idx, None), "fake_lab": _group(lab, lab_idx, generator),
               "fake_wild": _group(wild, wild_idx, generator)}

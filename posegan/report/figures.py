@@ -13,7 +13,8 @@
 
 3D skeletons are drawn root-centred with the camera's x to the right, its depth axis going
 into the picture and up = -y. Lab poses are in mm; wild poses (no camera) are in heatmap
-pixels - (x, y, depth) share that unit (DESIGN.md), so the shape is undistorted.
+pixels - (x, y, depth) share that unit (docs/conventions.md, "Depth target"), so the shape
+is undistorted.
 """
 
 from __future__ import annotations
@@ -31,9 +32,11 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from posegan.data.schema import open_prepared, read_prepared  # noqa: E402
+from posegan.errors import InputMissingError  # noqa: E402
 from posegan.heatmaps import crop_to_heatmap  # noqa: E402
 from posegan.report.tables import StagedFiles  # noqa: E402
 from posegan.skeleton import BONES, JOINT_NAMES, ROOT  # noqa: E402
+from posegan.subsets import evenly_spaced  # noqa: E402
 
 RIGHT_COLOR = "#e4572e"
 LEFT_COLOR = "#2e86de"
@@ -178,8 +181,7 @@ def spread_by_change(change: np.ndarray, count: int) -> np.ndarray:
     change = np.asarray(change, dtype=np.float64)
     finite = np.flatnonzero(np.isfinite(change))           # samples without a score are never picked
     order = finite[np.argsort(change[finite], kind="stable")]
-    picks = np.unique(np.linspace(0, len(order) - 1, min(count, len(order))).round().astype(np.int64))
-    return order[picks]
+    return order[evenly_spaced(len(order), count)]
 
 
 def _check_same_samples(predictions: Mapping[str, Mapping[str, np.ndarray]]) -> np.ndarray:
@@ -324,7 +326,7 @@ def load_training_curves(live_root: str | Path, stages: Sequence[str] = STAGES,
             if path.exists():
                 curves.setdefault(stage, {})[metric] = read_curve(path)
     if not curves:
-        raise FileNotFoundError(f"{live_root}: no validation curve found (expected "
+        raise InputMissingError(f"{live_root}: no validation curve found (expected "
                                 f"{live_root}/<stage>/plots/metrics/val/<metric>.tsv for stages {list(stages)} "
                                 f"and metrics {list(metrics)}; run the training stages)")
     return curves, lengths

@@ -6,6 +6,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from posegan.errors import InputDataError, InputMissingError
+
 
 def read_json(path: str | Path, missing: str, remedy: str) -> Any:
     """The JSON document in `path`.
@@ -15,8 +17,8 @@ def read_json(path: str | Path, missing: str, remedy: str) -> Any:
     """
     path = Path(path)
     if not path.exists():
-        raise FileNotFoundError(f"{path}: {missing}")
+        raise InputMissingError(f"{path}: {missing}")
     try:
         return json.loads(path.read_text())
     except json.JSONDecodeError as err:
-        raise ValueError(f"{path}: not valid JSON ({err}); {remedy}") from err
+        raise InputDataError(f"{path}: not valid JSON ({err}); {remedy}") from err

@@ -23,14 +23,16 @@ from typing import Any
 
 import torch
 
-from posegan.device import autocast
-from posegan.losses import (LossSettings, adversarial_loss, adversarial_share, discriminator_loss, generator_loss,
-                            pose_loss)
+from posegan.device import autocast, compiled
+from posegan.losses import adversarial_loss, adversarial_share, discriminator_loss, generator_loss, pose_loss
+from posegan.model_file import load_generator_weights, model_payload
 from posegan.models import Generator, MultiSourceDiscriminator, normalize_images
-from posegan.train.common import (LoopSettings, StageOutputs, concat_batches, learning_rate,
-                                  load_generator_weights, mixed_batches, model_payload, new_scaler,
-                                  optimizer_step, set_learning_rate, split_batch, start_stage)
+from posegan.models.discriminator import DiscriminatorSettings
+from posegan.train.batches import concat_batches, mixed_batches, split_batch
 from posegan.train.runtime import shutdown_distributed
+from posegan.train.settings import AdversarialSettings
+from posegan.train.stage import (TrainingJob, learning_rate, new_scaler, optimizer_step, set_learning_rate,
+                                 start_stage)
 
 
 def fake_selection(n_lab: int, n_wild: int, n_real: int) -> torch.Tensor:
@@ -44,22 +46,18 @@ def fake_selection(n_lab: int, n_wild: int, n_real: int) -> torch.Tensor:
     return torch.cat([torch.arange(from_lab), n_lab + torch.arange(from_wild)])
 
 
-def adversarial(settings: LoopSettings, model_params: dict[str, Any], disc_params: dict[str, Any],
-                options: dict[str, Any], prepared_dir: str | Path, stride: int, seed: int,
-                init_path: str | Path, outputs: StageOutputs, fingerprint: str,
-                progress: bool = True, loss: LossSettings = LossSettings()) -> dict[str, Any]:
-    """Adversarial training from `init_path`.
+def adversarial(settings: AdversarialSettings, discriminator_settings: DiscriminatorSettings, job: TrainingJob,
+                init_path: str | Path) -> dict[str, Any]:
+    """Adversarial training from the model file `init_path` (for `settings.init`: pretrain_2d
+    loads its 2D module only, under a fresh depth regressor); write the job's outputs and
+    return the metrics. With `settings.enabled` false: the Baseline (no discriminator)."""
+    run = start_stage(job, settings)
+    loss, outputs = job.loss, job.outputs
+    enabled = settings.enabled
+    lam = settings.lambda_ if enabled else 0.0
 
-    options: the stage's own params: enabled (bool), init ("pretrain_depth" | "pretrain_2d";
-    the caller passes the matching `init_path`), lambda (Eq. 5, see posegan.losses for its
-    reduction), lr_d (discriminator learning rate, Adam), d_steps (D updates per G update).
-    """
-    run = start_stage(model_params, settings, prepared_dir, stride, seed)
-    enabled = bool(options["enabled"])
-    lam = float(options["lambda"]) if enabled else 0.0
-
-    generator = Generator.from_params(model_params, fix_2d=bool(model_params.get("fix_2d", False)))
-    load_generator_weights(init_path, generator, only_2d=options["init"] == "pretrain_2d")
+    generator = Generator.build(job.model)
+    load_generator_weights(init_path, generator, only_2d=settings.init == "pretrain_2d")
     generator.to(run.device)
     g_net = run.wrap(generator)
     g_opt = torch.optim.RMSprop([p for p in generator.parameters() if p.requires_grad], lr=settings.lr)
@@ -69,17 +67,18 @@ def adversarial(settings: LoopSettings, model_params: dict[str, Any], disc_param
     discriminator = d_net = d_opt = d_scaler = None
     if enabled:
         lab_set = run.data["lab_train"]
-        discriminator = MultiSourceDiscriminator.from_params(disc_params, 16, lab_set.image_size,
-                                                             lab_set.heatmap_size).to(run.device)
+        discriminator = MultiSourceDiscriminator.build(discriminator_settings, 16, lab_set.image_size,
+                                                       lab_set.heatmap_size).to(run.device)
         d_net = run.wrap(discriminator)
-        d_opt = torch.optim.Adam(discriminator.parameters(), lr=float(options["lr_d"]), betas=(0.5, 0.999))
+        d_forward = compiled(discriminator, run.compile)   # the G step's D: plain (no DDP: D is not updated)
+        d_opt = torch.optim.Adam(discriminator.parameters(), lr=settings.lr_d, betas=(0.5, 0.999))
         d_scaler = new_scaler(run)
         models["discriminator"], optimizers["discriminator"] = discriminator, d_opt
 
-    session = run.session("adversarial", settings, outputs, fingerprint, progress)
+    session = run.session("adversarial", settings, outputs, job.fingerprint, job.progress)
     start = session.resume(models, optimizers)
     validate = run.validator(generator, settings)
-    batches = mixed_batches(run.data["lab_train"], run.data["wild_train"], settings, seed, start, run.dist)
+    batches = mixed_batches(run.data["lab_train"], run.data["wild_train"], settings, job.seed, start, run.dist)
     n_lab, n_wild = split_batch(settings.batch_size, settings.lab_fraction)
     if enabled and n_lab == 0:
         raise ValueError("adversarial.lab_fraction is 0: the discriminator needs real (3D) samples")
@@ -101,16 +100,16 @@ def adversarial(settings: LoopSettings, model_params: dict[str, Any], disc_param
             # 1. Discriminator: real lab poses against the generator's (detached) predictions.
             real = slice(0, n_lab)
             fake_heatmaps, fake_depth = out.heatmaps[-1].detach()[fakes], out.depth.detach()[fakes]
-            for _ in range(int(options["d_steps"])):
+            for _ in range(settings.d_steps):
                 with autocast(run.device, run.amp):
                     real_logits = d_net(images[real], batch["heatmaps"][real], batch["depth"][real])
                     fake_logits = d_net(images[fakes], fake_heatmaps.float(), fake_depth.float())
                 d_loss = discriminator_loss(real_logits, fake_logits, loss.reduction)
                 session.check_finite(iteration, d_loss=d_loss)
                 optimizer_step(d_opt, d_scaler, d_loss)
-            logs.update(d_loss=d_loss.item(),
-                        d_acc_real=(real_logits.detach() > 0).float().mean().item(),
-                        d_acc_fake=(fake_logits.detach() < 0).float().mean().item())
+            logs.update(d_loss=d_loss.detach(),
+                        d_acc_real=(real_logits.detach() > 0).float().mean(),
+                        d_acc_fake=(fake_logits.detach() < 0).float().mean())
 
         # 2. Generator: Eq. 5 on every sample of both domains; D is not stepped.
         p_loss = pose_loss(out.heatmaps, out.depth, batch["heatmaps"], batch["depth"],
@@ -120,19 +119,20 @@ def adversarial(settings: LoopSettings, model_params: dict[str, Any], disc_param
             # The plain module, not its DDP wrapper: D is not updated here, so nothing to sync.
             discriminator.requires_grad_(False)
             with autocast(run.device, run.amp):
-                g_logits = discriminator(images, out.heatmaps[-1].float(), out.depth.float())
+                g_logits = d_forward(images, out.heatmaps[-1].float(), out.depth.float())
             g_loss = generator_loss(g_logits, p_loss, lam, loss.reduction)
             discriminator.requires_grad_(True)
-            logs["g_adv"] = adversarial_loss(g_logits.detach(), loss.reduction).item()
+            logs["g_adv"] = adversarial_loss(g_logits.detach(), loss.reduction)
             logs["adv_share"] = adversarial_share(lam, logs["g_adv"], p_loss.total.detach())
         else:
             g_loss = p_loss.total
         session.check_finite(iteration, g_loss=g_loss)
         optimizer_step(g_opt, g_scaler, g_loss)
-        logs.update(g_loss=g_loss.item(), loss_pose=p_loss.total.item(), loss_depth=p_loss.depth.item())
+        logs.update(g_loss=g_loss.detach(), loss_pose=p_loss.total.detach(), loss_depth=p_loss.depth.detach())
         session.log(iteration, logs, time.perf_counter() - tic, validate)
 
-    metrics = session.finish(outputs.model_path, model_payload(generator, model_params, "adversarial", settings.iterations,
-                                                       discriminator), outputs.metrics_path)
+    payload = model_payload(generator, job.model, "adversarial", settings.iterations,
+                            run.data["lab_train"].image_size, discriminator)
+    metrics = session.finish(outputs.model_path, payload, outputs.metrics_path)
     shutdown_distributed(run.dist)
     return metrics

@@ -16,8 +16,11 @@ from typing import Any
 
 import torch
 
+from posegan.atomic_files import replacing
+from posegan.errors import PoseganError
 
-class NonFiniteError(RuntimeError):
+
+class NonFiniteError(PoseganError, RuntimeError):
     """A loss or a weight became NaN or infinite."""
 
 
@@ -44,11 +47,8 @@ def fingerprint(params: dict[str, Any], inputs: list[str | os.PathLike]) -> str:
 
 def atomic_save(obj: Any, path: str | os.PathLike) -> None:
     """torch.save to `<path>.tmp`, then rename: a crash never leaves a half-written file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
+    with replacing(path) as tmp:
+        torch.save(obj, tmp)
 
 
 def assert_finite_state(state_dict: dict[str, torch.Tensor], what: str) -> None:

@@ -8,33 +8,36 @@ the wild set (MPII role) with the lab set's 2D labels (`lab_fraction`).
 from __future__ import annotations
 
 import time
-from pathlib import Path
+from dataclasses import replace
 from typing import Any
 
 import torch
 
 from posegan.device import autocast
-from posegan.losses import LossSettings, pose_loss
+from posegan.losses import pose_loss
+from posegan.model_file import model_payload
 from posegan.models import Generator, normalize_images
-from posegan.train.common import (LoopSettings, StageOutputs, concat_batches, learning_rate, mixed_batches,
-                                  model_payload, new_scaler, optimizer_step, set_learning_rate, start_stage)
+from posegan.train.batches import concat_batches, mixed_batches
 from posegan.train.runtime import shutdown_distributed
+from posegan.train.settings import LoopSettings
+from posegan.train.stage import (TrainingJob, learning_rate, new_scaler, optimizer_step, set_learning_rate,
+                                 start_stage)
 
 
-def pretrain_2d(settings: LoopSettings, model_params: dict[str, Any], prepared_dir: str | Path, stride: int,
-                seed: int, outputs: StageOutputs, fingerprint: str, progress: bool = True,
-                loss: LossSettings = LossSettings()) -> dict[str, Any]:
+def pretrain_2d(settings: LoopSettings, job: TrainingJob) -> dict[str, Any]:
     """Train the 2D module; write models/pretrain_2d.pt and the stage's metrics. Returns the metrics."""
-    run = start_stage(model_params, settings, prepared_dir, stride, seed)
-    generator = Generator.from_params(model_params).to(run.device)
+    run = start_stage(job, settings)
+    loss, outputs = job.loss, job.outputs
+    model = replace(job.model, fix_2d=False)   # "fix 2D" is about the later stages
+    generator = Generator.build(model).to(run.device)
     net = run.wrap(generator.pose_2d)
     optimizer = torch.optim.RMSprop(generator.pose_2d.parameters(), lr=settings.lr)
     scaler = new_scaler(run)
 
-    session = run.session("pretrain_2d", settings, outputs, fingerprint, progress)
+    session = run.session("pretrain_2d", settings, outputs, job.fingerprint, job.progress)
     start = session.resume({"generator": generator}, {"optimizer": optimizer})
     validate = run.validator(generator, settings, with_3d=False)
-    batches = mixed_batches(run.data["lab_train"], run.data["wild_train"], settings, seed, start, run.dist)
+    batches = mixed_batches(run.data["lab_train"], run.data["wild_train"], settings, job.seed, start, run.dist)
 
     generator.train()
     for iteration in range(start, settings.iterations):
@@ -49,9 +52,10 @@ def pretrain_2d(settings: LoopSettings, model_params: dict[str, Any], prepared_d
                           reduction=loss.reduction).total
         session.check_finite(iteration, loss=total)
         optimizer_step(optimizer, scaler, total)
-        session.log(iteration, {"loss": total.item()}, time.perf_counter() - tic, validate)
+        session.log(iteration, {"loss": total.detach()}, time.perf_counter() - tic, validate)
 
-    metrics = session.finish(outputs.model_path, model_payload(generator, model_params, "pretrain_2d",
-                                                               settings.iterations), outputs.metrics_path)
+    payload = model_payload(generator, model, "pretrain_2d", settings.iterations,
+                            run.data["lab_train"].image_size)
+    metrics = session.finish(outputs.model_path, payload, outputs.metrics_path)
     shutdown_distributed(run.dist)
     return metrics

@@ -15,30 +15,31 @@ from typing import Any
 import torch
 
 from posegan.device import autocast
-from posegan.losses import LossSettings, pose_loss
+from posegan.losses import pose_loss
+from posegan.model_file import load_generator_weights, model_payload
 from posegan.models import Generator, normalize_images
-from posegan.train.common import (LoopSettings, StageOutputs, concat_batches, learning_rate,
-                                  load_generator_weights, mixed_batches, model_payload, new_scaler,
-                                  optimizer_step, set_learning_rate, start_stage)
+from posegan.train.batches import concat_batches, mixed_batches
 from posegan.train.runtime import shutdown_distributed
+from posegan.train.settings import LoopSettings
+from posegan.train.stage import (TrainingJob, learning_rate, new_scaler, optimizer_step, set_learning_rate,
+                                 start_stage)
 
 
-def pretrain_depth(settings: LoopSettings, model_params: dict[str, Any], prepared_dir: str | Path, stride: int,
-                   seed: int, init_path: str | Path, outputs: StageOutputs, fingerprint: str,
-                   progress: bool = True, loss: LossSettings = LossSettings()) -> dict[str, Any]:
-    """Train the generator from the 2D module in `init_path`; write `outputs` and return the metrics."""
-    run = start_stage(model_params, settings, prepared_dir, stride, seed)
-    generator = Generator.from_params(model_params, fix_2d=bool(model_params.get("fix_2d", False)))
+def pretrain_depth(settings: LoopSettings, job: TrainingJob, init_path: str | Path) -> dict[str, Any]:
+    """Train the generator from the 2D module in `init_path`; write the job's outputs and return the metrics."""
+    run = start_stage(job, settings)
+    loss, outputs = job.loss, job.outputs
+    generator = Generator.build(job.model)
     load_generator_weights(init_path, generator, only_2d=True)
     generator.to(run.device)
     net = run.wrap(generator)
     optimizer = torch.optim.RMSprop([p for p in generator.parameters() if p.requires_grad], lr=settings.lr)
     scaler = new_scaler(run)
 
-    session = run.session("pretrain_depth", settings, outputs, fingerprint, progress)
+    session = run.session("pretrain_depth", settings, outputs, job.fingerprint, job.progress)
     start = session.resume({"generator": generator}, {"optimizer": optimizer})
     validate = run.validator(generator, settings)
-    batches = mixed_batches(run.data["lab_train"], run.data["wild_train"], settings, seed, start, run.dist)
+    batches = mixed_batches(run.data["lab_train"], run.data["wild_train"], settings, job.seed, start, run.dist)
 
     generator.train()
     for iteration in range(start, settings.iterations):
@@ -54,10 +55,11 @@ def pretrain_depth(settings: LoopSettings, model_params: dict[str, Any], prepare
                           depth_weight=loss.depth_weight)
         session.check_finite(iteration, loss=terms.total)
         optimizer_step(optimizer, scaler, terms.total)
-        session.log(iteration, {"loss": terms.total.item(), "loss_heatmap": terms.heatmap.item(),
-                                "loss_depth": terms.depth.item()}, time.perf_counter() - tic, validate)
+        session.log(iteration, {"loss": terms.total.detach(), "loss_heatmap": terms.heatmap.detach(),
+                                "loss_depth": terms.depth.detach()}, time.perf_counter() - tic, validate)
 
-    metrics = session.finish(outputs.model_path, model_payload(generator, model_params, "pretrain_depth",
-                                                               settings.iterations), outputs.metrics_path)
+    payload = model_payload(generator, job.model, "pretrain_depth", settings.iterations,
+                            run.data["lab_train"].image_size)
+    metrics = session.finish(outputs.model_path, payload, outputs.metrics_path)
     shutdown_distributed(run.dist)
     return metrics

@@ -18,7 +18,7 @@ def set_threads(threads: int) -> None:
     need a core too, and oversubscribed threads stall each other.
     """
     if threads < 0:
-        raise ValueError(f"model.threads must be >= 0, got {threads}")
+        raise ValueError(f"runtime.threads must be >= 0, got {threads}")
     if threads > 0:
         torch.set_num_threads(threads)
 

@@ -1,14 +1,19 @@
 """The bookkeeping around a training loop: resume, checkpoints, logging, progress, timing.
 
 A loop creates one `TrainingSession`, asks it where to start (`resume`), and reports each
-iteration (`log`); the session writes DVCLive metrics and plots, a tqdm progress bar, periodic
-atomic checkpoints, and refuses to go on after a non-finite loss. Only rank 0 writes.
+iteration (`check_finite`, `log`); the session writes DVCLive metrics and plots, a tqdm
+progress bar, periodic atomic checkpoints, and refuses to go on after a non-finite loss.
+Only rank 0 writes.
+
+No host synchronisation per iteration: the loops hand over losses as device tensors, and
+the session reads them (`.item()`) only on the steps that log, validate or checkpoint. The
+NaN guard accumulates a device-side flag each iteration and checks it on those steps, before
+anything is written, so a non-finite loss is reported with the window of iterations it fell
+in and the last good checkpoint, which never holds the bad weights.
 """
 
 from __future__ import annotations
 
-import json
-import math
 import os
 import time
 from contextlib import contextmanager
@@ -19,6 +24,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from posegan.atomic_files import write_json_atomic, write_text_atomic
 from posegan.train.checkpoint import Checkpointer, NonFiniteError, atomic_save, unwrap
 from posegan.train.runtime import Distributed, broadcast_flag
 
@@ -48,6 +54,9 @@ class TrainingSession:
         self.data_seconds = 0.0
         self.step_seconds = 0.0
         self.start_iteration = 0
+        self.nonfinite: dict[str, torch.Tensor] = {}   # loss name -> device flag since the last check
+        self.unchecked_from = 0                         # first iteration not yet checked
+        self.first_step_seconds = 0.0
 
     # ------------------------------------------------------------------ resume
     def resume(self, models: dict[str, torch.nn.Module], optimizers: dict[str, torch.optim.Optimizer]) -> int:
@@ -64,6 +73,7 @@ class TrainingSession:
             self.last_validation = dict(state["extra"].get("last_validation", {}))
             self.data_seconds = float(state["extra"].get("data_seconds", 0.0))
             self.step_seconds = float(state["extra"].get("step_seconds", 0.0))
+        self.unchecked_from = self.start_iteration
         if self.dist.is_main:
             if self.live_dir is not None:
                 from dvclive import Live
@@ -91,32 +101,52 @@ class TrainingSession:
         self.data_seconds += time.perf_counter() - start
 
     def check_finite(self, iteration: int, **losses: torch.Tensor) -> None:
-        """Stop the stage (on every rank) if a loss is NaN or infinite."""
-        bad = [name for name, value in losses.items() if not math.isfinite(float(value.detach()))]
+        """Note whether each loss of `iteration` is finite (a device-side flag: no synchronisation).
+        The flags are checked on the next step that logs, validates or checkpoints."""
+        for name, value in losses.items():
+            bad = ~torch.isfinite(value.detach()).all()
+            self.nonfinite[name] = bad if name not in self.nonfinite else self.nonfinite[name] | bad
+
+    def raise_if_nonfinite(self, iteration: int) -> None:
+        """Stop the stage (on every rank) if a loss noted since the last check was NaN or infinite."""
+        bad = [name for name, flag in self.nonfinite.items() if bool(flag)]
+        first, self.unchecked_from = self.unchecked_from, iteration + 1
+        self.nonfinite = {}
         if broadcast_flag(bool(bad), self.dist):
             names = ", ".join(bad) or "a loss on another rank"
+            when = f"at iteration {iteration}" if first >= iteration else f"in iterations {first}..{iteration}"
             raise NonFiniteError(
-                f"[{self.stage}] non-finite {names} at iteration {iteration}; the last good checkpoint "
-                f"is {self.checkpointer.describe()}. Lower the learning rate or lambda and rerun "
+                f"[{self.stage}] non-finite {names} {when} (checked on the logging steps); the last good "
+                f"checkpoint is {self.checkpointer.describe()}. Lower the learning rate or lambda and rerun "
                 f"(the run resumes from that checkpoint if the params are unchanged).")
 
-    def log(self, iteration: int, values: dict[str, float], step_seconds: float,
+    def log(self, iteration: int, values: dict[str, torch.Tensor | float], step_seconds: float,
             validate: Callable[[], dict[str, float]] | None = None) -> None:
-        """Record iteration `iteration` (0-based, just finished); validate/checkpoint on schedule."""
+        """Record iteration `iteration` (0-based, just finished); validate/checkpoint on schedule.
+
+        values: the iteration's losses and statistics, as tensors (read only on logging steps)
+        or numbers."""
         self.step_seconds += step_seconds
+        if iteration == self.start_iteration:
+            self.first_step_seconds = step_seconds   # includes compilation under runtime.compile
         done = iteration + 1
+        logging = done % self.log_every == 0 or done == self.iterations
+        validating = validate is not None and (done % self.val_every == 0 or done == self.iterations)
+        if logging or validating or done % self.checkpoint_every == 0:
+            self.raise_if_nonfinite(iteration)
         if self.bar is not None:
             self.bar.update(1)
-            if done % self.log_every == 0 or done == self.iterations:
+        if logging:
+            values = {k: float(v) for k, v in values.items()}
+            if self.bar is not None:
                 self.bar.set_postfix({k: f"{v:.4g}" for k, v in values.items()}, refresh=False)
-        if done % self.log_every == 0 or done == self.iterations:
-            entry = {"step": done, **{k: float(v) for k, v in values.items()}}
+            entry = {"step": done, **values}
             self.history.append(entry)
             if self.live is not None:
                 self.live.step = done
                 for name, value in values.items():
                     self.live.log_metric(f"train/{name}", float(value))
-        if validate is not None and (done % self.val_every == 0 or done == self.iterations):
+        if validating:
             results = validate()
             self.last_validation = {k: float(v) for k, v in results.items()}
             if self.live is not None:
@@ -145,6 +175,7 @@ class TrainingSession:
             "iterations": self.iterations,
             "train_seconds": round(total, 2),
             "data_wait_share": round(self.data_seconds / total, 4) if total > 0 else 0.0,
+            "first_step_seconds": round(self.first_step_seconds, 3),
             **{f"final_{k}": v for k, v in last.items() if k != "step"},
             **{f"late_mean_{k}": v for k, v in self.late_means().items()},
             **{f"val_{k}": v for k, v in self.last_validation.items()},
@@ -163,11 +194,7 @@ class TrainingSession:
         summary = self.summary()
         if self.dist.is_main:
             atomic_save(model_payload, model_path)
-            metrics_path = Path(metrics_path)
-            metrics_path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = metrics_path.with_name(metrics_path.name + ".tmp")
-            tmp.write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n")
-            os.replace(tmp, metrics_path)
+            write_json_atomic(metrics_path, summary, sort_keys=True)
         self.close()
         return summary
 
@@ -192,6 +219,4 @@ def trim_curves(live_dir: str | os.PathLike, last_step: int) -> None:
             continue
         kept = [lines[0]] + [line for line in lines[1:] if int(float(line.split("\t", 1)[0])) <= last_step]
         if len(kept) != len(lines):
-            tmp = tsv.with_name(tsv.name + ".tmp")
-            tmp.write_text("\n".join(kept) + "\n")
-            os.replace(tmp, tsv)
+            write_text_atomic(tsv, "\n".join(kept) + "\n")

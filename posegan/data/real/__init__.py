@@ -18,12 +18,13 @@ import logging
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-from posegan.data.real.common import (ON_ERROR_CHOICES, ErrorPolicy, PersonTable, RealDataError, SplitSpec,
-                                      drop_bad_values, is_up_to_date, write_split)
+from posegan.data.real.errors import ON_ERROR_CHOICES, ErrorPolicy, RealDataError
 from posegan.data.real.h36m import TEST_SUBJECTS, TRAIN_SUBJECTS, read_h36m_split
 from posegan.data.real.mpi_inf_3dhp import (DEFAULT_INTRINSICS, JOINTS_3D_KEYS, SEQUENCES, read_3dhp_test)
 from posegan.data.real.mpii import (find_mpii_annotations, mpii_table, read_mpii_hourglass,
                                     read_mpii_release)
+from posegan.data.real.people import PersonTable
+from posegan.data.real.writer import SplitSpec, drop_bad_values, is_up_to_date, write_split
 from posegan.data.schema import DATASETS, prepared_path
 
 log = logging.getLogger(__name__)

@@ -18,7 +18,7 @@ visible (Human3.6M has no occlusion labels).
 Crop: a square around the 2D joints' box, side = crop_margin x its longer side.
 Head size (PCKh, original pixels): 0.75 x the 2D distance from MPII upper_neck to head_top,
 which here are Human3.6M's thorax (neck base) and head-top site; see
-common.HEAD_SIZE_PER_SEGMENT. The action is read from the folder name; `frame` is the
+geometry.HEAD_SIZE_PER_SEGMENT. The action is read from the folder name; `frame` is the
 1-based frame number; the subaction is not stored.
 """
 
@@ -30,8 +30,9 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from posegan.data.real.common import (ErrorPolicy, PersonTable, RealDataError, check_joint_array,
-                                      concat_tables, head_size_from_segment, person_box)
+from posegan.data.real.errors import ErrorPolicy, RealDataError, check_joint_array
+from posegan.data.real.geometry import head_size_from_segment, person_box
+from posegan.data.real.people import PersonTable, concat_tables
 from posegan.skeleton import h36m17_to_mpii16
 
 # The 17 joints used by most work, as indices into Human3.6M's 32.

@@ -18,7 +18,7 @@ the one consistent with the image). 2D joints are annot2; intrinsics are paramet
 
 Crop: a square around the 2D joints' box, side = crop_margin x its longer side. Head
 size: 0.75 x the 2D upper-neck to head-top distance (3DHP's neck and head_top), original
-pixels; see common.HEAD_SIZE_PER_SEGMENT. subject = the sequence (TS1..TS6), action =
+pixels; see geometry.HEAD_SIZE_PER_SEGMENT. subject = the sequence (TS1..TS6), action =
 the activity (ACTIVITY_NAMES), frame = the 1-based frame number (the JPEG name).
 """
 
@@ -28,8 +28,9 @@ from pathlib import Path
 
 import numpy as np
 
-from posegan.data.real.common import (ErrorPolicy, PersonTable, RealDataError, check_joint_array,
-                                      concat_tables, head_size_from_segment, open_annotation_file, person_box)
+from posegan.data.real.errors import ErrorPolicy, RealDataError, check_joint_array, open_annotation_file
+from posegan.data.real.geometry import head_size_from_segment, person_box
+from posegan.data.real.people import PersonTable, concat_tables
 from posegan.skeleton import mpi3dhp17_to_mpii16
 
 SEQUENCES = ["TS1", "TS2", "TS3", "TS4", "TS5", "TS6"]

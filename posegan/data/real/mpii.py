@@ -39,8 +39,8 @@ from pathlib import Path
 
 import numpy as np
 
-from posegan.data.real.common import (ErrorPolicy, PersonTable, RealDataError, check_joint_array,
-                                      open_annotation_file)
+from posegan.data.real.errors import ErrorPolicy, RealDataError, check_joint_array, open_annotation_file
+from posegan.data.real.people import PersonTable
 from posegan.skeleton import NUM_JOINTS
 
 MPII_PIXEL_OFFSET = 1.0  # MPII coordinate - 0-based pixel-centre coordinate

@@ -69,6 +69,7 @@ from posegan.data.synthetic import scenes
 from posegan.data.synthetic.body import BodyProportions, floor_offset, forward_kinematics, sample_proportions
 from posegan.data.synthetic.motions import ACTIVITY_NAMES, LAB_ACTIONS, LabMotion, sample_valid, wild_pose
 from posegan.data.synthetic.render import Appearance, render_pose, sample_appearance
+from posegan.settings import setting
 from posegan.skeleton import JOINT_NAMES, NUM_JOINTS
 
 J = {name: i for i, name in enumerate(JOINT_NAMES)}
@@ -88,47 +89,21 @@ _DOMAIN_CODES = {"lab": 1, "wild": 2, "cross": 3}
 
 @dataclass(frozen=True)
 class SyntheticConfig:
-    """Sizes of the synthetic benchmark (the `data` and `data.synthetic` parameters)."""
+    """Sizes of the synthetic benchmark (params `data.synthetic`; the crop side is `data.image_size`).
 
-    image_size: int = 128
-    seed: int = 0
-    lab_train_per_subject: int = 1000
-    lab_test_per_subject: int = 500
-    wild_train: int = 5000
-    wild_valid: int = 1000
-    cross_test: int = 1050
-    cross_valid: int = 350
-    workers: int = 2
+    seed: the data's own seed. The counts are samples per split (lab: per subject). workers:
+    generator processes (the output does not depend on it).
+    """
 
-    @classmethod
-    def from_params(cls, data: dict) -> "SyntheticConfig":
-        """Build from params.yaml's `data` section; ValueError names the bad parameter."""
-        if not isinstance(data, dict):
-            raise ValueError(f"params 'data' must be a mapping, got {type(data).__name__}")
-        synthetic = data.get("synthetic", {})
-        if not isinstance(synthetic, dict):
-            raise ValueError(f"params 'data.synthetic' must be a mapping, got {type(synthetic).__name__}")
-        known = {f for f in cls.__dataclass_fields__ if f != "image_size"}
-        unknown = sorted(set(synthetic) - known)
-        if unknown:
-            raise ValueError(f"unknown parameter(s) data.synthetic.{', data.synthetic.'.join(unknown)}; "
-                             f"expected some of {sorted(known)}")
-        values = {"image_size": ("data.image_size", data.get("image_size", cls.image_size))}
-        for name in known:
-            values[name] = (f"data.synthetic.{name}", synthetic.get(name, getattr(cls, name)))
-        checked = {}
-        for name, (label, value) in values.items():
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-                raise ValueError(f"parameter {label} must be an integer, got {value!r}")
-            if name == "seed":
-                if value < 0:
-                    raise ValueError(f"parameter {label} must be >= 0, got {value}")
-            elif value <= 0:
-                raise ValueError(f"parameter {label} must be a positive integer, got {value}")
-            checked[name] = int(value)
-        if checked["image_size"] < 16:
-            raise ValueError(f"parameter data.image_size must be at least 16 pixels, got {checked['image_size']}")
-        return cls(**checked)
+    image_size: int = setting(128, minimum=16)
+    seed: int = setting(0, minimum=0)
+    lab_train_per_subject: int = setting(1000, minimum=1)
+    lab_test_per_subject: int = setting(500, minimum=1)
+    wild_train: int = setting(5000, minimum=1)
+    wild_valid: int = setting(1000, minimum=1)
+    cross_test: int = setting(1050, minimum=1)
+    cross_valid: int = setting(350, minimum=1)
+    workers: int = setting(2, minimum=1)
 
 
 @dataclass(frozen=True)

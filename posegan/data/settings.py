@@ -1,0 +1,55 @@
+"""The params section `data` as the preprocess stage reads it: `DataSettings`.
+
+The training and evaluation stages read the narrower view `posegan.data.schema.PreparedData`
+(where the prepared files are and how the heatmaps are cut), so that they do not depend on
+the code that makes the data.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from posegan.data.schema import folder_path
+from posegan.data.synthetic.benchmark import SyntheticConfig
+from posegan.settings import ParamsError, build, setting
+
+
+def _real_roots(value: Any) -> dict[str, Any]:
+    """data.real, checked and with its defaults filled in (see posegan.data.real)."""
+    from posegan.data.real import resolve_params
+
+    return resolve_params(value)
+
+
+@dataclass(frozen=True)
+class DataSettings:
+    """What the preprocess stage reads of the section. source: "synthetic" (the built-in
+    benchmark, sized by `synthetic`) or "real" (the user's copies of the datasets, under `real`,
+    a checked mapping). prepared_dir: where the prepared files go. image_size: their crop side
+    in pixels. (heatmap_stride belongs to the training stages' view, `PreparedData`.)"""
+
+    OTHER_KEYS = ("heatmap_stride",)
+
+    prepared_dir: str = setting("data/prepared", parse=folder_path)
+    image_size: int = setting(128, minimum=16)
+    source: Literal["synthetic", "real"] = "synthetic"
+    synthetic: SyntheticConfig | None = setting(None, optional=True)
+    real: dict[str, Any] = setting(default_factory=dict, parse=_real_roots, optional=True)
+
+    @classmethod
+    def from_section(cls, block: Any, file: str) -> "DataSettings":
+        """Build from the `data` block; its `synthetic` sizes take the crop side from data.image_size."""
+        if not isinstance(block, dict):
+            raise ParamsError(f"{file}: data must be a mapping of keys, got {block!r}")
+        rest = {k: v for k, v in block.items() if k != "synthetic"}
+        rest.setdefault("real", None)
+        data = build(cls, rest, "data", file)
+        if "synthetic" not in block:
+            if data.source == "synthetic":
+                raise ParamsError(f"{file}: data.synthetic is missing (the built-in benchmark's sizes)")
+            return data
+        synthetic = build(SyntheticConfig, block["synthetic"], "data.synthetic", file,
+                          given={"image_size": data.image_size})
+        return dataclasses.replace(data, synthetic=synthetic)

@@ -1,0 +1,46 @@
+"""The training stages' shared set-up: the typed sections every loop needs, the input files
+checked, and the run's fingerprint."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from posegan.config import ParamsFile
+from posegan.data.schema import prepared_path
+from posegan.data.schema import PreparedData
+from posegan.device import RuntimeSettings
+from posegan.errors import InputMissingError
+from posegan.losses import LossSettings
+from posegan.models.generator import ModelSettings
+from posegan.train.checkpoint import fingerprint
+from posegan.train.settings import StageOutputs
+from posegan.train.stage import TrainingJob
+
+# The prepared files every training stage reads (training sets and validation sets).
+TRAINING_INPUTS = [("h36m", "train"), ("mpii", "train"), ("h36m", "test"), ("mpii", "valid")]
+
+
+def training_job(params: ParamsFile, stage: str, settings: Any, extra_inputs: list[Path], progress: bool,
+                 extra_fingerprint: dict[str, Any] | None = None) -> TrainingJob:
+    """The `TrainingJob` of `stage` (whose own section is `settings`).
+
+    The fingerprint covers the stage's settings, the model (not the runtime: a checkpoint
+    resumes on another device), the heatmap stride, the seed, the loss, `extra_fingerprint`
+    (e.g. the discriminator) and the contents of the input files (the prepared files and the
+    model the stage starts from), so a checkpoint is resumed only by the same run.
+    """
+    data = params.section("data", PreparedData)
+    model, loss = params.section("model", ModelSettings), params.section("loss", LossSettings)
+    runtime, seed = params.section("runtime", RuntimeSettings), params.seed
+    inputs = [prepared_path(data.prepared_dir, *name) for name in TRAINING_INPUTS] + list(extra_inputs)
+    for path in inputs:
+        if not Path(path).exists():
+            raise InputMissingError(f"{path}: input of stage {stage} not found (run the earlier stages: dvc repro)")
+    identity = {"stage": stage, stage: asdict(settings), "model": asdict(model), "heatmap_stride": data.heatmap_stride,
+                "seed": seed, "loss": asdict(loss), **(extra_fingerprint or {})}
+    return TrainingJob(model=model, runtime=runtime, loss=loss,
+                       prepared_dir=Path(data.prepared_dir), stride=data.heatmap_stride, seed=seed,
+                       outputs=StageOutputs.for_stage(stage), fingerprint=fingerprint(identity, inputs),
+                       progress=progress)
