@@ -96,26 +96,25 @@ class _Mismatch(Exception):
     """The value does not fit the annotation (the caller words the message)."""
 
 
+# A scalar annotation -> (does the file's value fit it, the field's value). YAML's true/false are
+# Python bools, which are ints too: a bool is never a number here.
+_SCALARS: dict[type, tuple[Callable[[Any], bool], Callable[[Any], Any]]] = {
+    bool: (lambda v: isinstance(v, bool), bool),
+    int: (lambda v: isinstance(v, int) and not isinstance(v, bool), int),
+    float: (lambda v: isinstance(v, (int, float)) and not isinstance(v, bool), float),
+    str: (lambda v: isinstance(v, str), str),
+}
+
+
 def _convert(value: Any, kind: Any, where: str, file: str) -> Any:
     """`value` as the annotation `kind` asks for, or _Mismatch."""
     origin = typing.get_origin(kind)
     if kind is Any:
         return value
-    if kind is bool:
-        if isinstance(value, bool):
-            return value
-        raise _Mismatch
-    if kind is int:
-        if isinstance(value, int) and not isinstance(value, bool):
-            return int(value)
-        raise _Mismatch
-    if kind is float:
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return float(value)
-        raise _Mismatch
-    if kind is str:
-        if isinstance(value, str):
-            return value
+    if kind in _SCALARS:
+        accepts, convert = _SCALARS[kind]
+        if accepts(value):
+            return convert(value)
         raise _Mismatch
     if origin is Literal:
         for choice in typing.get_args(kind):
