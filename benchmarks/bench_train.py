@@ -130,7 +130,7 @@ class Window:
     def __init__(self, start: int, end: int, device: torch.device):
         self.start, self.end, self.device = start, end, device
         self.marks: dict[int, tuple[float, float]] = {}
-        self.first_step = None
+        self.first_step = 0.0
 
     def __enter__(self):
         self.original = TrainingSession.log
@@ -142,7 +142,7 @@ class Window:
                 if window.device.type == "cuda":
                     torch.cuda.synchronize(window.device)
                 window.marks[iteration] = (time.perf_counter(), session.data_seconds)
-            window.first_step = session.first_step_seconds
+                window.first_step = session.first_step_seconds
 
         TrainingSession.log = log
         return self
@@ -197,7 +197,7 @@ def run_stage(stage: str, params: ParamsFile, prepared: Path, scratch: Path, war
         "data_wait_share": round(data_seconds / seconds, 4),
         "peak_gpu_memory_mib": round(torch.cuda.max_memory_allocated(device) / 2**20, 1)
         if device.type == "cuda" else None,
-        "first_step_seconds": round(window.first_step or 0.0, 2),
+        "first_step_seconds": round(window.first_step, 2),
         "amp": runtime.amp, "compile": runtime.compile, "workers": settings.workers,
     }
     hours = PAPER_SCHEDULE.get(stage)

@@ -82,11 +82,6 @@ def amp_dtype(device: torch.device, amp: bool | str) -> torch.dtype | None:
     return None
 
 
-def amp_enabled(device: torch.device, amp: bool | str) -> bool:
-    """Whether `amp` means mixed precision on `device`."""
-    return amp_dtype(device, amp) is not None
-
-
 def autocast(device: torch.device, amp: bool | str):
     """Context manager: autocast to `amp_dtype`, or a no-op in full precision."""
     dtype = amp_dtype(device, amp)

@@ -43,3 +43,30 @@ def write_fake_prepared(folder: str | Path, n: int = 24, size: int = 64, seed: i
                 w.write(slice(None), joints_3d=joints_3d.astype(np.float32))
         paths.append(path)
     return paths
+
+
+def tiny_params(iterations: int, val_every: int, checkpoint_every: int, num_features: int, maps_from: str,
+                adversarial_lambda: float) -> dict:
+    """A complete params dict (every key of each section the stages read, as in params.yaml)
+    for the stage commands on `write_fake_prepared` data: 64-px crops, a 1-stack generator,
+    no augmentation, CPU."""
+    augmentation = {"enabled": False, "rotation": 30, "rotation_prob": 0.5, "scale": [0.75, 1.25], "flip": 0.5,
+                    "color": 0.2}
+    loop = {"iterations": iterations, "batch_size": 4, "lr": 2.5e-4, "lr_decay_at": [], "lr_decay": 0.1,
+            "lab_fraction": 0.5, "log_every": 10, "val_every": val_every, "checkpoint_every": checkpoint_every,
+            "val_samples": 4, "workers": 0, "augmentation": augmentation}
+    return {
+        "seed": 0,
+        "data": {"prepared_dir": "data/prepared", "image_size": 64, "heatmap_stride": 4},
+        "loss": {"reduction": "backbone", "depth_weight": 0.1},
+        "model": {"num_stacks": 1, "num_blocks": 1, "num_features": num_features, "depth_pooling": "global",
+                  "fix_2d": False},
+        "runtime": {"device": "cpu", "amp": False, "threads": 0},
+        "discriminator": {"sources": "full", "width": 4, "embed_dim": num_features, "hidden_dim": num_features,
+                          "maps_from": maps_from},
+        "pretrain_2d": loop, "pretrain_depth": loop,
+        "adversarial": {**loop, "enabled": True, "init": "pretrain_depth", "lambda": adversarial_lambda,
+                        "lr_d": 1e-3, "d_steps": 1},
+        "evaluate": {"batch_size": 4, "workers": 0, "max_samples": None, "pck_threshold": 150.0,
+                     "pckh_threshold": 0.5, "figure_samples": 4},
+    }

@@ -9,26 +9,11 @@ import pytest
 import torch
 import yaml
 
-from fakes import write_fake_prepared
+from fakes import tiny_params, write_fake_prepared
 
 REPO = Path(__file__).resolve().parents[1]
-# Every key of each section the stages read (params.yaml's, sized down); no augmentation.
-AUGMENTATION = {"enabled": False, "rotation": 30, "rotation_prob": 0.5, "scale": [0.75, 1.25], "flip": 0.5,
-                "color": 0.2}
-LOOP = {"iterations": 4, "batch_size": 4, "lr": 2.5e-4, "lr_decay_at": [], "lr_decay": 0.1, "lab_fraction": 0.5,
-        "log_every": 10, "val_every": 4, "checkpoint_every": 2, "val_samples": 4, "workers": 0,
-        "augmentation": AUGMENTATION}
-TINY = {
-    "seed": 0,
-    "data": {"prepared_dir": "data/prepared", "image_size": 64, "heatmap_stride": 4},
-    "loss": {"reduction": "backbone", "depth_weight": 0.1},
-    "model": {"num_stacks": 1, "num_blocks": 1, "num_features": 16, "depth_pooling": "global", "fix_2d": False},
-    "runtime": {"device": "cpu", "amp": False, "threads": 0},
-    "discriminator": {"sources": "full", "width": 4, "embed_dim": 16, "hidden_dim": 16, "maps_from": "heatmaps"},
-    "pretrain_2d": LOOP,
-    "pretrain_depth": LOOP,
-    "adversarial": {**LOOP, "enabled": True, "init": "pretrain_depth", "lambda": 0.1, "lr_d": 1e-3, "d_steps": 1},
-}
+TINY = tiny_params(iterations=4, val_every=4, checkpoint_every=2, num_features=16, maps_from="heatmaps",
+                   adversarial_lambda=0.1)
 
 
 def run(args, cwd, nproc=None):
