@@ -1,6 +1,6 @@
 """Evaluation: run generators over the three test sets and score every breakdown of Tables 1-4.
 
-    sets = load_test_sets(prepared_dir, stride)
+    sets = load_test_sets(prepared_dir, stride, log)
     metrics, predictions = evaluate_models({"final": "models/adversarial.pt",
                                             "pretrained": "models/pretrain_depth.pt"}, sets, ...)
     write_evaluation(metrics, predictions, "metrics/evaluate.json", "predictions")
@@ -30,9 +30,19 @@ headline numbers first; `null` where a value is undefined):
                   posegan.report.left_right.left_right_summary)
     mpii:         pckh{mean, Head, Shoulder, Elbow, Wrist, Hip, Knee, Ankle}, samples
     mpi_inf_3dhp: pck{total, <activities>}, auc{total, <activities>}, mpjpe, samples
-    pretrained:   {h36m, mpii, mpi_inf_3dhp} as above (without h36m.joints), for the
+    mpii_3d:      mpjpe, p_mpjpe, pck, auc, samples: 3D in the wild, on the wild validation set's
+                  evaluation-only file with its true 3D (synthetic benchmark only; skipped with
+                  a note where it is not prepared, as with real MPII)
+                  each 3D set (h36m, mpi_inf_3dhp, mpii_3d) also has
+                  plausibility{symmetry_error, symmetry_error_relative, asymmetric_pairs,
+                  symmetry_by_pair{...}, bone_length_error, knee_hyperextension,
+                  elbow_hyperextension} (posegan.plausibility) and
+                  decomposition{true_2d_pred_depth, pred_2d_true_depth, both} (MPJPE, mm)
+    pretrained:   {h36m, mpii, mpi_inf_3dhp, mpii_3d} as above (without h36m.joints), for the
                   pre-adversarial generator
-    mean_pose:    {h36m, mpi_inf_3dhp} as above (without h36m.joints), for the mean-pose predictor
+    mean_pose:    {h36m, mpi_inf_3dhp, mpii_3d} as above (without h36m.joints, plausibility and
+                  decomposition), for the mean-pose predictor
+    truth:        {h36m, mpi_inf_3dhp, mpii_3d}: {plausibility} of the ground truth itself
 
 The final model's numbers sit at the top level so that `dvc metrics diff` across experiments
 shows h36m.mpjpe, h36m.limbs.*, mpii.pckh.mean, mpi_inf_3dhp.pck.total first.
@@ -60,7 +70,8 @@ from posegan.models import Generator
 from posegan.predict import predict
 from posegan.report.ablation import lookup
 from posegan.report.left_right import left_right_summary
-from posegan.scoring import mean_pose, mean_pose_predictions, score_cross, score_lab, score_wild, select_samples
+from posegan.scoring import (mean_pose, mean_pose_predictions, score_cross, score_decomposition, score_lab,
+                             score_plausibility, score_wild, score_wild_3d, select_samples)
 from posegan.settings import setting
 from posegan.subsets import evenly_spaced
 
@@ -69,7 +80,18 @@ TEST_SETS: dict[str, tuple[str, str]] = {
     "h36m": ("h36m", "test"),
     "mpii": ("mpii", "valid"),
     "mpi_inf_3dhp": ("mpi_inf_3dhp", "test"),
+    "mpii_3d": ("mpii", "valid3d"),
 }
+# Sets scored when their file is prepared and skipped (with a note) otherwise: the wild
+# validation set's true 3D exists only in the synthetic benchmark (real MPII has no 3D).
+OPTIONAL_SETS: dict[str, str] = {
+    "mpii_3d": "3D in the wild needs the wild set's true 3D, which only the synthetic benchmark has "
+               "(real MPII has no 3D labels)",
+}
+# The sets with 3D labels, scored for plausibility and decomposition (and for the truth).
+SETS_3D = ("h36m", "mpi_inf_3dhp", "mpii_3d")
+# Key of the ground truth's own plausibility in evaluate.json.
+TRUTH = "truth"
 # The training file whose mean root-relative pose is the mean-pose predictor.
 MEAN_POSE_SOURCE: tuple[str, str] = ("h36m", "train")
 # The generator whose numbers go to the top level of evaluate.json.
@@ -97,9 +119,19 @@ class EvaluateSettings:
     figure_samples: int = setting(4, minimum=1)
 
 
-def load_test_sets(prepared_dir: str | Path, stride: int) -> dict[str, PoseDataset]:
-    """The three test sets, keyed as in `TEST_SETS` (FileNotFoundError naming a missing file)."""
-    return {key: PoseDataset(prepared_path(prepared_dir, *name), stride) for key, name in TEST_SETS.items()}
+def load_test_sets(prepared_dir: str | Path, stride: int,
+                   log: Callable[[str], None] | None = None) -> dict[str, PoseDataset]:
+    """The test sets, keyed as in `TEST_SETS` (FileNotFoundError naming a missing file); an
+    `OPTIONAL_SETS` entry whose file is not prepared is left out, with a note to `log`."""
+    sets = {}
+    for key, name in TEST_SETS.items():
+        path = prepared_path(prepared_dir, *name)
+        if key in OPTIONAL_SETS and not path.exists():
+            if log is not None:
+                log(f"  {key}: skipped, {path} not prepared ({OPTIONAL_SETS[key]})")
+            continue
+        sets[key] = PoseDataset(path, stride)
+    return sets
 
 
 # --------------------------------------------------------------------------- models
@@ -130,8 +162,14 @@ def evaluate_generator(generator: Generator, sets: Mapping[str, PoseDataset], in
         elif key == "mpi_inf_3dhp":
             scores[key] = score_cross(pred["joints_3d"], labels, dataset.attrs["action_names"],
                                       settings.pck_threshold, source)
+        elif key == "mpii_3d":
+            scores[key] = score_wild_3d(pred["joints_3d"], labels, settings.pck_threshold, source)
         else:
             raise ValueError(f"unknown test set {key!r}; expected one of {list(TEST_SETS)}")
+        if key in SETS_3D:
+            scores[key]["plausibility"] = score_plausibility(pred["joints_3d"], labels, source)
+            scores[key]["decomposition"] = score_decomposition(pred["joints_2d"], pred["depth"], labels,
+                                                               dataset.stride, source)
         predictions[key] = pred
         if log is not None:
             log(f"  {key}: {len(index)} samples in {time.perf_counter() - start:.1f} s")
@@ -140,9 +178,9 @@ def evaluate_generator(generator: Generator, sets: Mapping[str, PoseDataset], in
 
 def score_mean_pose(pose: np.ndarray, sets: Mapping[str, PoseDataset], indices: Mapping[str, np.ndarray],
                     settings: EvaluateSettings) -> dict[str, Any]:
-    """The mean-pose predictor on the 3D test sets (h36m, mpi_inf_3dhp)."""
+    """The mean-pose predictor on the 3D test sets (h36m, mpi_inf_3dhp, mpii_3d)."""
     scores = {}
-    for key in ("h36m", "mpi_inf_3dhp"):
+    for key in SETS_3D:
         if key not in sets:
             continue
         dataset = sets[key]
@@ -151,8 +189,21 @@ def score_mean_pose(pose: np.ndarray, sets: Mapping[str, PoseDataset], indices: 
         names = dataset.attrs["action_names"]
         if key == "h36m":
             scores[key] = score_lab(pred, labels, names, str(dataset.path), with_joints=False)
-        else:
+        elif key == "mpi_inf_3dhp":
             scores[key] = score_cross(pred, labels, names, settings.pck_threshold, str(dataset.path))
+        else:
+            scores[key] = score_wild_3d(pred, labels, settings.pck_threshold, str(dataset.path))
+    return scores
+
+
+def score_truth(sets: Mapping[str, PoseDataset], indices: Mapping[str, np.ndarray]) -> dict[str, Any]:
+    """The ground truth's own plausibility on the 3D sets: the level a prediction can reach
+    (0 everywhere on the symmetric synthetic people; a few mm of asymmetry in real capture)."""
+    scores = {}
+    for key in SETS_3D:
+        if key in sets:
+            labels = select_samples(sets[key].labels, indices[key])
+            scores[key] = {"plausibility": score_plausibility(labels["joints_3d"], labels, str(sets[key].path))}
     return scores
 
 
@@ -172,7 +223,7 @@ def evaluate_models(model_paths: Mapping[str, str | Path], prepared_dir: str | P
     order = sorted(model_paths, key=lambda name: name != FINAL)
     generators = {name: load_model(model_paths[name], device)[0] for name in order}
     mean_source = prepared_path(prepared_dir, *MEAN_POSE_SOURCE)
-    sets = load_test_sets(prepared_dir, stride)
+    sets = load_test_sets(prepared_dir, stride, log)
     train, _ = read_prepared(mean_source, fields=["joints_3d", "has_3d"])
     pose = mean_pose(train["joints_3d"], train["has_3d"])
     indices = {key: evenly_spaced(len(dataset), settings.max_samples) for key, dataset in sets.items()}
@@ -192,6 +243,7 @@ def evaluate_models(model_paths: Mapping[str, str | Path], prepared_dir: str | P
         predictions.update({f"{name}_{key}": value for key, value in preds.items()})
     metrics.update(secondary)
     metrics[MEAN_POSE] = score_mean_pose(pose, sets, indices, settings)
+    metrics[TRUTH] = score_truth(sets, indices)
     return metrics, predictions
 
 
@@ -227,6 +279,8 @@ HEADLINE: tuple[tuple[str, str], ...] = (
     ("wild_pckh", "mpii.pckh.mean"),
     ("cross_pck", "mpi_inf_3dhp.pck.total"),
     ("cross_auc", "mpi_inf_3dhp.auc.total"),
+    ("cross_symmetry", "mpi_inf_3dhp.plausibility.symmetry_error"),
+    ("wild_3d_mpjpe", "mpii_3d.mpjpe"),
 )
 
 

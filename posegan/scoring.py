@@ -3,6 +3,9 @@
     scores = score_lab(pred_3d, labels, action_names)          # Tables 1 and 2 (mm)
     scores = score_cross(pred_3d, labels, activity_names)      # Table 4 (percent)
     scores = score_wild(pred_2d, labels, image_size)           # Table 3 (percent)
+    scores = score_wild_3d(pred_3d, labels)                    # 3D in the wild (mm, percent)
+    plausibility = score_plausibility(pred_3d, labels)         # limb symmetry, bone lengths, bends
+    parts = score_decomposition(pred_2d, pred_depth, labels, stride)   # which part errs: 2D or depth
 
 `labels` are the prepared file's label arrays for the scored samples (`select_samples`).
 The training loops score their validation subsets with these functions and the evaluate
@@ -23,10 +26,11 @@ from typing import Any
 
 import numpy as np
 
-from posegan.camera import crop_to_original
+from posegan.camera import crop_to_original, depth_target, pose_from_prediction
 from posegan.errors import InputDataError
 from posegan.metrics import (auc3d_per_sample, group_mean, joint_errors, p_joint_errors, pck3d_per_sample,
                              pckh, per_joint, per_limb)
+from posegan.plausibility import plausibility_scores
 from posegan.skeleton import NUM_JOINTS, ROOT
 
 
@@ -150,3 +154,53 @@ def score_wild(pred_2d: np.ndarray, labels: Mapping[str, np.ndarray], image_size
     gt = crop_to_original(labels["joints_2d"][keep], center, size, image_size)
     parts = pckh(pred, gt, labels["head_size"][keep], annotated[keep], threshold)
     return {"pckh": {"mean": parts.pop("mean"), **parts}, "samples": int(keep.sum())}
+
+
+def score_wild_3d(pred_3d: np.ndarray, labels: Mapping[str, np.ndarray], threshold: float = 150.0,
+                  source: str = "wild 3D set") -> dict[str, Any]:
+    """3D in the wild: a wild set whose true 3D is known (the synthetic wild validation set's
+    evaluation-only file). pred_3d: (N, 16, 3) camera mm. Returns mpjpe and p_mpjpe (mm),
+    pck (percent of the 14 protocol joints within `threshold` mm after root centring), auc
+    (percent, 0..150 mm) and samples."""
+    keep = _samples_with_3d(pred_3d, labels, source)
+    pred, gt = pred_3d[keep], labels["joints_3d"][keep]
+    return {
+        "mpjpe": float(joint_errors(pred, gt).mean()),
+        "p_mpjpe": float(p_joint_errors(pred, gt).mean()),
+        "pck": float(pck3d_per_sample(pred, gt, threshold).mean()),
+        "auc": float(auc3d_per_sample(pred, gt).mean()),
+        "samples": int(keep.sum()),
+    }
+
+
+def score_plausibility(poses_3d: np.ndarray, labels: Mapping[str, np.ndarray],
+                       source: str = "3D set") -> dict[str, Any]:
+    """`posegan.plausibility.plausibility_scores` of the poses (N, 16, 3) mm of the samples with 3D
+    labels, with the bone-length error against those labels (pass the labels' own joints_3d to
+    score the truth)."""
+    keep = _samples_with_3d(poses_3d, labels, source)
+    return plausibility_scores(poses_3d[keep], labels["joints_3d"][keep])
+
+
+def score_decomposition(pred_2d: np.ndarray, pred_depth: np.ndarray, labels: Mapping[str, np.ndarray],
+                        stride: int, source: str = "3D set") -> dict[str, float]:
+    """Which part of the pose is wrong: MPJPE (mm) with one part of the prediction replaced by the truth.
+
+    pred_2d: (N, 16, 2) crop pixels; pred_depth: (N, 16) depth targets in heatmap pixels
+    (docs/conventions.md, "Depth target"); labels: joints_2d, joints_3d, camera, root_depth,
+    has_3d of the same samples. Returns true_2d_pred_depth (the predicted depths on the true 2D
+    joints: the depth's share of the error), pred_2d_true_depth (the true depths on the predicted
+    2D joints: the 2D's share) and both (the prediction itself), each back-projected with the
+    crop camera at the true root depth (Protocol #1).
+    """
+    pred_3d = pose_from_prediction(pred_2d, pred_depth, labels["root_depth"], labels["camera"], stride)
+    keep = _samples_with_3d(pred_3d, labels, source)
+    gt, camera, root = labels["joints_3d"][keep], labels["camera"][keep], labels["root_depth"][keep]
+    true_depth = depth_target(gt, camera, stride)
+
+    def error(joints_2d, depth):
+        return float(joint_errors(pose_from_prediction(joints_2d, depth, root, camera, stride), gt).mean())
+
+    return {"true_2d_pred_depth": error(labels["joints_2d"][keep], pred_depth[keep]),
+            "pred_2d_true_depth": error(pred_2d[keep], true_depth),
+            "both": error(pred_2d[keep], pred_depth[keep])}

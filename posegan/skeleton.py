@@ -33,6 +33,18 @@ FLIP_PERMUTATION: list[int] = list(range(NUM_JOINTS))
 for _r, _l in FLIP_PAIRS:
     FLIP_PERMUTATION[_r], FLIP_PERMUTATION[_l] = _l, _r
 
+# The six left/right pairs of bones of the same length in a symmetric body, as
+# (right bone, left bone) with each bone (parent, child): the limb symmetry measures
+# (posegan.plausibility) compare their lengths.
+SYMMETRIC_BONES: dict[str, tuple[tuple[int, int], tuple[int, int]]] = {
+    "shin": ((1, 0), (4, 5)),
+    "thigh": ((2, 1), (3, 4)),
+    "forearm": ((11, 10), (14, 15)),
+    "upper_arm": ((12, 11), (13, 14)),
+    "hip": ((6, 2), (6, 3)),
+    "shoulder": ((7, 12), (7, 13)),
+}
+
 # The four limb groups of the paper's Table 2: each limb segment is scored by the
 # joints that end it (upper arm -> elbow, lower arm -> wrist, upper leg -> knee,
 # lower leg -> ankle).

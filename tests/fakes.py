@@ -15,11 +15,12 @@ FILES = {  # (dataset, split): (has 3D, subject names)
     ("mpii", "train"): (False, []),
     ("mpii", "valid"): (False, []),
     ("mpi_inf_3dhp", "test"): (True, ["TS1"]),
+    ("mpii", "valid3d"): (True, []),     # the synthetic wild validation set's evaluation-only 3D
 }
 
 
 def write_fake_prepared(folder: str | Path, n: int = 24, size: int = 64, seed: int = 0) -> list[Path]:
-    """Five prepared files of n samples with blob images drawn at random projected poses."""
+    """Six prepared files of n samples with blob images drawn at random projected poses."""
     rng = np.random.default_rng(seed)
     paths = []
     for k, ((dataset, split), (has_3d, subjects)) in enumerate(FILES.items()):
@@ -63,10 +64,11 @@ def tiny_params(iterations: int, val_every: int, checkpoint_every: int, num_feat
                   "fix_2d": False},
         "runtime": {"device": "cpu", "amp": False, "threads": 0},
         "discriminator": {"sources": "full", "width": 4, "embed_dim": num_features, "hidden_dim": num_features,
-                          "maps_from": maps_from},
+                          "maps_from": maps_from, "pose_scale": "heatmap", "heads": "joint", "image_samples": "all",
+                          "objective": "bce", "gradient_penalty": 0.0},
         "pretrain_2d": loop, "pretrain_depth": loop,
         "adversarial": {**loop, "enabled": True, "init": "pretrain_depth", "lambda": adversarial_lambda,
-                        "lr_d": 1e-3, "d_steps": 1},
+                        "lr_d": 1e-3, "d_steps": 1, "d_warmup": 0},
         "evaluate": {"batch_size": 4, "workers": 0, "max_samples": None, "pck_threshold": 150.0,
                      "pckh_threshold": 0.5, "figure_samples": 4},
     }

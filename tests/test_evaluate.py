@@ -191,16 +191,23 @@ def test_load_generator_checks_the_file(run_dir, tmp_path):
 def test_evaluate_models_and_outputs(run_dir, tmp_path):
     models = {"final": run_dir / "models/adversarial.pt", "pretrained": run_dir / "models/pretrain_depth.pt"}
     metrics, predictions = evaluate_models(models, run_dir / "data/prepared", 4, SETTINGS)
-    assert list(metrics) == ["h36m", "mpii", "mpi_inf_3dhp", "pretrained", "mean_pose"]
+    assert list(metrics) == ["h36m", "mpii", "mpi_inf_3dhp", "mpii_3d", "pretrained", "mean_pose", "truth"]
     assert list(metrics["h36m"])[:3] == ["mpjpe", "p_mpjpe", "limbs"]
     assert metrics["h36m"]["samples"] == 6 and metrics["mpii"]["samples"] == 6
     assert metrics["h36m"]["limbs"]["mean"] == pytest.approx(metrics["h36m"]["mpjpe"])
     assert set(metrics["h36m"]["mpjpe_by_action"]) == {"A", "B"}
     assert 0 <= metrics["mpii"]["pckh"]["mean"] <= 100
     assert set(metrics["mpi_inf_3dhp"]["pck"]) == {"total", "A", "B"}
-    assert list(metrics["pretrained"]) == ["h36m", "mpii", "mpi_inf_3dhp"]
+    assert list(metrics["pretrained"]) == ["h36m", "mpii", "mpi_inf_3dhp", "mpii_3d"]
     assert metrics["pretrained"]["h36m"]["mpjpe"] != metrics["h36m"]["mpjpe"]     # two different networks
-    assert list(metrics["mean_pose"]) == ["h36m", "mpi_inf_3dhp"]
+    assert list(metrics["mean_pose"]) == ["h36m", "mpi_inf_3dhp", "mpii_3d"]
+    assert list(metrics["truth"]) == ["h36m", "mpi_inf_3dhp", "mpii_3d"]
+    for key in ("h36m", "mpi_inf_3dhp", "mpii_3d"):
+        for scores in (metrics[key], metrics["pretrained"][key]):
+            assert scores["plausibility"]["symmetry_error"] >= 0
+            assert scores["decomposition"]["both"] == pytest.approx(scores["mpjpe"], rel=1e-5)
+        assert metrics["truth"][key]["plausibility"]["bone_length_error"] == 0.0
+    assert set(metrics["mpii_3d"]) >= {"mpjpe", "p_mpjpe", "pck", "auc", "samples"}
     assert "joints" in metrics["h36m"] and "joints" not in metrics["pretrained"]["h36m"]
     for scores in (metrics["h36m"], metrics["pretrained"]["h36m"]):     # final and pretrained
         lr = scores["left_right"]
@@ -226,13 +233,26 @@ def test_evaluate_models_and_outputs(run_dir, tmp_path):
     (out / "predictions/stale.npz").write_bytes(b"old")
     write_evaluation(metrics, predictions, out / "metrics/evaluate.json", out / "predictions")
     assert sorted(p.name for p in (out / "predictions").iterdir()) == sorted(
-        f"{m}_{s}.npz" for m in ("final", "pretrained") for s in ("h36m", "mpii", "mpi_inf_3dhp"))
+        f"{m}_{s}.npz" for m in ("final", "pretrained") for s in ("h36m", "mpii", "mpi_inf_3dhp", "mpii_3d"))
     saved = load_predictions(out / "predictions", "pretrained_mpii")
     np.testing.assert_array_equal(saved["joints_2d"], predictions["pretrained_mpii"]["joints_2d"])
     written = json.loads((out / "metrics/evaluate.json").read_text())
     assert written["h36m"]["mpjpe"] == round(metrics["h36m"]["mpjpe"], 2)
     assert list(written) == list(metrics)
     assert not list(out.glob("**/*.tmp"))
+
+
+def test_the_wild_3d_set_is_optional(run_dir, tmp_path):
+    """Real MPII has no 3D: without the evaluation-only file the stage scores the rest and says so."""
+    (tmp_path / "prepared").mkdir()
+    for item in (run_dir / "data/prepared").iterdir():
+        if item.name != "mpii_valid3d.h5":
+            (tmp_path / "prepared" / item.name).symlink_to(item)
+    notes = []
+    metrics, predictions = evaluate_models({"final": run_dir / "models/adversarial.pt"}, tmp_path / "prepared", 4,
+                                           SETTINGS, log=notes.append)
+    assert "mpii_3d" not in metrics and "mpii_3d" not in metrics["mean_pose"] and "final_mpii_3d" not in predictions
+    assert any("mpii_3d: skipped" in note and "real MPII has no 3D" in note for note in notes)
 
 
 def test_headline_metrics_pick_the_final_models_figures():
@@ -272,7 +292,7 @@ def test_stage_writes_metrics_and_predictions(run_dir, tmp_path):
     assert result.exit_code == 0, result.output
     metrics = json.loads((tmp_path / "metrics/evaluate.json").read_text())
     assert metrics["h36m"]["samples"] == 4
-    assert len(list((tmp_path / "predictions").glob("*.npz"))) == 6
+    assert len(list((tmp_path / "predictions").glob("*.npz"))) == 8
     headline = json.loads((tmp_path / "metrics/headline.json").read_text())
     assert list(headline) == [name for name, _ in HEADLINE]
     assert headline["lab_mpjpe"] == metrics["h36m"]["mpjpe"] and headline["cross_pck"] == metrics["mpi_inf_3dhp"]["pck"]["total"]
@@ -308,3 +328,24 @@ def test_predict_returns_the_heatmaps_it_decoded_on_request(tmp_path):
     np.testing.assert_allclose(heatmap_to_crop(decode_heatmaps(full["heatmaps"])[0], 4), full["joints_2d"], atol=1e-4)
     for key in plain:
         np.testing.assert_array_equal(plain[key], full[key])
+
+
+def test_no_training_stage_reads_the_wild_3d_file(tmp_path):
+    """The wild validation set's true 3D is for evaluation only: neither the training loops'
+    datasets nor any dvc.yaml stage but evaluate (and tables, downstream) may read it."""
+    import yaml
+
+    from posegan.data.dataset import Augmentation
+    from posegan.train.stage import datasets
+    from stages.training_job import TRAINING_INPUTS
+
+    write_fake_prepared(tmp_path, n=4, size=64)
+    assert ("mpii", "valid3d") in TEST_SETS.values() and ("mpii", "valid3d") not in TRAINING_INPUTS
+    opened = {dataset.path.name for dataset in datasets(tmp_path, 4, Augmentation()).values()}
+    assert opened and "mpii_valid3d.h5" not in opened
+    stages = yaml.safe_load((Path(__file__).resolve().parents[1] / "dvc.yaml").read_text())["stages"]
+    for name, stage in stages.items():
+        deps = [d for d in stage["deps"] if isinstance(d, str)]
+        if name in ("evaluate", "tables"):
+            continue
+        assert not any("valid3d" in d or d.rstrip("/") == "data/prepared" for d in deps), name

@@ -21,8 +21,8 @@ TINY_DATA = {
     "synthetic": {"seed": 1, "lab_train_per_subject": 4, "lab_test_per_subject": 4, "wild_train": 5,
                   "wild_valid": 3, "cross_test": 7, "cross_valid": 4, "workers": 1},
 }
-FILES = ["h36m_train.h5", "h36m_test.h5", "mpii_train.h5", "mpii_valid.h5", "mpi_inf_3dhp_test.h5",
-         "mpi_inf_3dhp_valid.h5"]
+FILES = ["h36m_train.h5", "h36m_test.h5", "mpii_train.h5", "mpii_valid.h5", "mpii_valid3d.h5",
+         "mpi_inf_3dhp_test.h5", "mpi_inf_3dhp_valid.h5"]
 
 
 def _params(tmp_path, **changes) -> tuple[str, dict]:
@@ -57,9 +57,15 @@ def test_stage_writes_every_file_and_a_contact_sheet(tmp_path):
         assert attrs["params"]["synthetic"] == data["synthetic"]
         sizes[name] = attrs["num_samples"]
     assert sizes == {"h36m_train.h5": 20, "h36m_test.h5": 8, "mpii_train.h5": 5, "mpii_valid.h5": 3,
-                     "mpi_inf_3dhp_test.h5": 7, "mpi_inf_3dhp_valid.h5": 4}
+                     "mpii_valid3d.h5": 3, "mpi_inf_3dhp_test.h5": 7, "mpi_inf_3dhp_valid.h5": 4}
     arrays, _ = read_prepared(out / "mpii_train.h5")
     assert np.isnan(arrays["joints_3d"]).all() and not arrays["has_3d"].any()
+    # The wild validation set's evaluation-only 3D: the same images and 2D labels, with the true 3D.
+    wild, _ = read_prepared(out / "mpii_valid.h5")
+    wild3d, _ = read_prepared(out / "mpii_valid3d.h5")
+    np.testing.assert_array_equal(wild3d["image"], wild["image"])
+    np.testing.assert_array_equal(wild3d["joints_2d"], wild["joints_2d"])
+    assert wild3d["has_3d"].all() and np.isfinite(wild3d["joints_3d"]).all() and not wild["has_3d"].any()
     with Image.open(sheet) as image:  # 5 rows of 8 tiles at twice the crop size, plus a title bar each
         assert image.size == (8 * 64, 5 * (64 + 18))
     assert not list(tmp_path.glob("**/*.tmp")) and not list((tmp_path / "data").glob(".*"))

@@ -8,6 +8,7 @@ file                        domain  contents
 h36m_train.h5               lab     subjects S1 S5 S6 S7 S8, 15 actions, 4 cameras, 3D
 h36m_test.h5                lab     subjects S9 S11
 mpii_train.h5, mpii_valid   wild    2D labels, visibility and head size only (no 3D)
+mpii_valid3d.h5             wild    mpii_valid's samples with their true 3D: evaluation only
 mpi_inf_3dhp_test.h5        cross   wild-like scenes, 7 activity classes, 3D
 mpi_inf_3dhp_valid.h5       cross   the same, other subjects (VS1..VS3): for choosing settings
 ==========================  ======  ===================================================
@@ -24,6 +25,12 @@ Image effects: the studio is clean and sharp (a slight blur only); wild and cros
 images get a random colour cast, contrast, gamma, blur, sometimes sensor noise, and JPEG
 compression (quality 55 to 95), and their backgrounds are rendered at half resolution
 (soft focus).
+
+The wild validation set's true 3D stays out of every training stage: `mpii_valid.h5` holds 2D
+labels only, as MPII does, and the same samples (drawn from the same random streams, so
+byte-identical images and 2D labels) are written a second time with their 3D, crop camera and
+root depth into `mpii_valid3d.h5`, which only the evaluate stage reads (3D in the wild: a
+measurement real MPII cannot give).
 
 Layout: the lab files are ordered by subject, then action (15 blocks), then instant
 (`frame` = frame number of the 50 fps sequence, instants 64 frames apart), then camera
@@ -119,10 +126,16 @@ class SplitSpec:
     action_names: list = field(default_factory=list)
     camera_names: list = field(default_factory=list)
     per_subject: int = 0
+    stream: str = ""        # the split whose random streams the samples come from ("": this one)
+    with_3d: bool = False   # a wild split that keeps its true 3D (evaluation only)
+
+    @property
+    def stream_split(self) -> str:
+        return self.stream or self.split
 
 
 def split_specs(config: SyntheticConfig) -> list[SplitSpec]:
-    """The six prepared files of the benchmark."""
+    """The seven prepared files of the benchmark."""
     def lab(split, subjects, per_subject):
         return SplitSpec("h36m", split, "lab", per_subject * len(subjects), subjects,
                          [int(s[1:]) for s in subjects], LAB_ACTIONS, scenes.LAB_CAMERA_NAMES, per_subject)
@@ -132,6 +145,7 @@ def split_specs(config: SyntheticConfig) -> list[SplitSpec]:
         lab("test", H36M_TEST_SUBJECTS, config.lab_test_per_subject),
         SplitSpec("mpii", "train", "wild", config.wild_train),
         SplitSpec("mpii", "valid", "wild", config.wild_valid),
+        SplitSpec("mpii", "valid3d", "wild", config.wild_valid, stream="valid", with_3d=True),
         SplitSpec("mpi_inf_3dhp", "test", "cross", config.cross_test, CROSS_SUBJECTS, list(range(1, 7)),
                   ACTIVITY_NAMES),
         SplitSpec("mpi_inf_3dhp", "valid", "cross", config.cross_valid, CROSS_VALID_SUBJECTS, list(range(7, 10)),
@@ -378,7 +392,7 @@ def _wild_geometry(spec: SplitSpec, index: int, image_size: int, seed: int) -> d
     """Everything of a wild or cross-domain sample up to its labels (person, camera, crop), and
     the sample's random stream positioned where the scene and rendering continue from it."""
     cross = spec.domain == "cross"
-    split_code = {"train": 1, "valid": 2, "test": 3}[spec.split]
+    split_code = {"train": 1, "valid": 2, "test": 3}[spec.stream_split]
     rng = np.random.default_rng([seed, _DOMAIN_CODES[spec.domain], split_code, index])
     slot = activity = -1
     if cross:
@@ -478,11 +492,12 @@ def _wild_samples(spec: SplitSpec, start: int, stop: int, image_size: int, seed:
         out["head_size"][row] = head_size(joints_cam, intrinsics[0])
         out["crop_center"][row] = crop_centre
         out["crop_size"][row] = crop_side
-        if cross:
+        if cross or spec.with_3d:
             out["joints_3d"][row] = joints_cam
             out["has_3d"][row] = True
             out["camera"][row] = cam_crop
             out["root_depth"][row] = joints_cam[J["pelvis"], 2]
+        if cross:
             out["subject"][row] = slot
             out["action"][row] = activity
             out["frame"][row] = index // len(spec.subject_names)
