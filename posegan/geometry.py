@@ -1,9 +1,11 @@
-"""Pose geometry: the paper's pairwise geometric descriptor (Eq. 1)."""
+"""Pose geometry: the paper's pairwise geometric descriptor (Eq. 1) and RepNet's kinematic chain space."""
 
 from __future__ import annotations
 
 import torch
 from torch import Tensor
+
+from posegan.skeleton import BONES
 
 
 def geometric_descriptor(joints: Tensor) -> Tensor:
@@ -22,3 +24,22 @@ def geometric_descriptor(joints: Tensor) -> Tensor:
     delta = joints[..., :, None, :] - joints[..., None, :, :]        # (..., P, P, 3): i minus j
     descriptor = torch.cat([delta, delta.square()], dim=-1)          # (..., P, P, 6)
     return descriptor.movedim(-1, -3)
+
+
+def kinematic_chain_space(joints: Tensor) -> Tensor:
+    """RepNet's kinematic chain space (Wandt and Rosenhahn, CVPR 2019): the Gram matrix of the bones.
+
+    joints: (..., P, 3), any unit. With B the (..., 15, 3) bone vectors child - parent in the
+    order of `skeleton.BONES`, Psi = B B^T holds the squared bone lengths on its diagonal and
+    |b_i| |b_j| cos(angle between bones i and j) off it. Returns its upper triangle, diagonal
+    included, flattened: (..., 120) (unit squared). Differentiable.
+    """
+    if not isinstance(joints, Tensor):
+        raise TypeError(f"joints must be a torch tensor, got {type(joints).__name__}")
+    if joints.ndim < 2 or joints.shape[-1] != 3:
+        raise ValueError(f"joints must be (..., P, 3), got shape {tuple(joints.shape)}")
+    parents, children = [p for p, _ in BONES], [c for _, c in BONES]
+    bones = joints[..., children, :] - joints[..., parents, :]
+    gram = bones @ bones.transpose(-1, -2)
+    rows, cols = torch.triu_indices(len(BONES), len(BONES), device=joints.device)
+    return gram[..., rows, cols]

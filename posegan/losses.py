@@ -29,7 +29,7 @@ same B), so lambda has the same meaning in those two.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal, NamedTuple
 
@@ -150,34 +150,83 @@ def _bce(logits: Tensor, label: float) -> Tensor:
     return F.binary_cross_entropy_with_logits(logits, torch.full_like(logits, label), reduction="none")
 
 
-def discriminator_loss(real_logits: Tensor, fake_logits: Tensor, reduction: str = "backbone") -> Tensor:
+OBJECTIVES = ("bce", "wasserstein")
+
+
+def _heads(logits: Tensor, mask: Tensor | None) -> tuple[Tensor, Tensor]:
+    """Logits as (N, K) (a 1-D tensor is one head) and the (N, K) float mask of the samples
+    each head judges (all of them when mask is None)."""
+    logits = logits.float()
+    if logits.ndim == 1:
+        logits = logits[:, None]
+    if mask is None:
+        return logits, torch.ones_like(logits)
+    mask = mask.to(logits.device, torch.float32)
+    if mask.ndim == 1:
+        mask = mask[:, None]
+    return logits, mask.expand_as(logits)
+
+
+def _reduce_heads(terms: Tensor, mask: Tensor, reduction: str) -> Tensor:
+    """Sum over the heads of each head's sum ("sum") or mean (otherwise) over its samples."""
+    total = (terms * mask).sum(dim=0)
+    if reduction == "sum":
+        return total.sum()
+    if reduction in ("batch_mean", "backbone"):
+        return (total / mask.sum(dim=0).clamp_min(1.0)).sum()
+    raise ValueError(f"reduction must be one of {REDUCTIONS}, got {reduction!r}")
+
+
+def discriminator_loss(real_logits: Tensor, fake_logits: Tensor, reduction: str = "backbone",
+                       objective: str = "bce", real_mask: Tensor | None = None,
+                       fake_mask: Tensor | None = None) -> Tensor:
     """Eq. 3: real (ground-truth 3D) samples labelled 1, generated samples labelled 0.
 
-    real_logits: (N_real,), fake_logits: (N_fake,) raw logits (D's score is their sigmoid).
-    "sum": sum_real L_cls(., 1) + sum_fake L_cls(., 0);
-    "batch_mean" and "backbone": mean over the real ones + mean over the fake ones (= the sum / n
-    when both halves hold n samples, the paper's half-real, half-fake minibatch).
+    real_logits: (N_real,) or (N_real, K) raw logits, K heads (D's score is their sigmoid);
+    fake_logits likewise. real_mask / fake_mask: (N, K) or (N,) bool, the samples each head
+    judges (None: all). Each head's loss is computed on its own samples and the heads' losses
+    add up. objective "bce" (the paper): "sum": sum_real L_cls(., 1) + sum_fake L_cls(., 0);
+    "batch_mean" and "backbone": the mean over the real ones + the mean over the fake ones (=
+    the sum / n when both halves hold n samples, the paper's half-real, half-fake minibatch).
+    objective "wasserstein" (a critic, as RepNet trains it): mean fake score - mean real score
+    (sums under "sum"); add `interpolation_penalty` to keep it 1-Lipschitz.
     """
-    real, fake = _bce(real_logits, 1.0), _bce(fake_logits, 0.0)
-    return _reduce(real.sum(), real.numel(), reduction) + _reduce(fake.sum(), fake.numel(), reduction)
+    real, real_mask = _heads(real_logits, real_mask)
+    fake, fake_mask = _heads(fake_logits, fake_mask)
+    if objective == "bce":
+        real_terms, fake_terms = _bce(real, 1.0), _bce(fake, 0.0)
+    elif objective == "wasserstein":
+        real_terms, fake_terms = -real, fake
+    else:
+        raise ValueError(f"objective must be one of {OBJECTIVES}, got {objective!r}")
+    return _reduce_heads(real_terms, real_mask, reduction) + _reduce_heads(fake_terms, fake_mask, reduction)
 
 
-def adversarial_loss(fake_logits: Tensor, reduction: str = "backbone") -> Tensor:
-    """Eq. 4: sum_n L_cls(D(I_n, E(G(I_n))), 1) over generated samples (the mean unless "sum")."""
-    fake = _bce(fake_logits, 1.0)
-    return _reduce(fake.sum(), fake.numel(), reduction)
+def adversarial_loss(fake_logits: Tensor, reduction: str = "backbone", objective: str = "bce",
+                     mask: Tensor | None = None) -> Tensor:
+    """Eq. 4: sum_n L_cls(D(I_n, E(G(I_n))), 1) over generated samples (the mean unless "sum"),
+    summed over D's heads, each over the samples its `mask` gives it; "wasserstein": -score."""
+    fake, mask = _heads(fake_logits, mask)
+    if objective == "bce":
+        terms = _bce(fake, 1.0)
+    elif objective == "wasserstein":
+        terms = -fake
+    else:
+        raise ValueError(f"objective must be one of {OBJECTIVES}, got {objective!r}")
+    return _reduce_heads(terms, mask, reduction)
 
 
 def generator_loss(fake_logits: Tensor, pose_loss: Tensor | PoseLoss, lam: float = 1e-4,
-                   reduction: str = "backbone") -> Tensor:
+                   reduction: str = "backbone", objective: str = "bce", mask: Tensor | None = None) -> Tensor:
     """Eq. 5: L_G = lam * L_adv + L_pose.
 
-    fake_logits: (B,) D's logits on the generator's predictions for the same B samples the
-    pose loss was computed on. pose_loss: `pose_loss(...)` (or its .total) with the SAME
-    reduction. lam: the paper's lambda (1e-4 under "backbone"; see the module docstring).
+    fake_logits: (B,) or (B, K) D's logits on the generator's predictions for the same B
+    samples the pose loss was computed on (mask: which head judges which sample). pose_loss:
+    `pose_loss(...)` (or its .total) with the SAME reduction. lam: the paper's lambda (1e-4
+    under "backbone"; see the module docstring).
     """
     total = pose_loss.total if isinstance(pose_loss, PoseLoss) else pose_loss
-    return lam * adversarial_loss(fake_logits, reduction) + total
+    return lam * adversarial_loss(fake_logits, reduction, objective, mask) + total
 
 
 def adversarial_share(lam: float, adv_loss: Tensor | float, pose_loss_total: Tensor | float) -> Tensor | float:
@@ -191,3 +240,46 @@ def adversarial_share(lam: float, adv_loss: Tensor | float, pose_loss_total: Ten
         return torch.where(pose > 0, lam * adv / pose.clamp_min(torch.finfo(torch.float32).tiny), torch.zeros_like(pose))
     pose = float(pose_loss_total)
     return lam * float(adv_loss) / pose if pose > 0 else 0.0
+
+
+def _head_gradient_norms(score: Callable[[dict[str, Tensor]], Tensor], inputs: dict[str, Tensor]) -> Tensor:
+    """(N, K): the norm of each head's input gradient at each sample (a graph for double backprop)."""
+    inputs = {k: v.detach().float().requires_grad_(True) for k, v in inputs.items()}
+    logits = score(inputs)
+    if logits.ndim == 1:
+        logits = logits[:, None]
+    norms = []
+    for k in range(logits.shape[1]):
+        grads = torch.autograd.grad(logits[:, k].sum(), list(inputs.values()), create_graph=True, allow_unused=True)
+        squares = sum(g.flatten(1).square().sum(1) for g in grads if g is not None)
+        norms.append((squares + 1e-12).sqrt())
+    return torch.stack(norms, dim=1)
+
+
+def r1_penalty(score: Callable[[dict[str, Tensor]], Tensor], real_inputs: dict[str, Tensor],
+               mask: Tensor | None = None) -> Tensor:
+    """R1 (Mescheder et al. 2018): 1/2 E_real |grad_x D(x)|^2 of each head, summed over heads.
+
+    score: the discriminator's `score` (encoded inputs -> (N, K) logits); real_inputs: the
+    encoded real samples. It keeps D's surface flat at the real poses, so that its gradient
+    at a fake one points along the way to them rather than along whatever separates the two
+    sets best (a BCE classifier left alone grows sharp walls)."""
+    norms = _head_gradient_norms(score, real_inputs)
+    _, mask = _heads(norms, mask)
+    return _reduce_heads(0.5 * norms.square(), mask, "batch_mean")
+
+
+def interpolation_penalty(score: Callable[[dict[str, Tensor]], Tensor], real_inputs: dict[str, Tensor],
+                          fake_inputs: dict[str, Tensor], mask: Tensor | None = None,
+                          generator: torch.Generator | None = None) -> Tensor:
+    """WGAN-GP (Gulrajani et al. 2017): E (|grad D(x_hat)| - 1)^2 at random points x_hat on the
+    segments from real sample i to fake sample i (the same N of each), per head, summed over
+    heads (mask: (N, K), the pairs each head judges)."""
+    any_input = next(iter(real_inputs.values()))
+    n = any_input.shape[0]
+    eps = torch.rand(n, generator=generator, device="cpu").to(any_input.device)
+    mixed = {k: torch.lerp(fake_inputs[k].detach().float(), v.detach().float(),
+                           eps.view(-1, *[1] * (v.ndim - 1))) for k, v in real_inputs.items()}
+    norms = _head_gradient_norms(score, mixed)
+    _, mask = _heads(norms, mask)
+    return _reduce_heads((norms - 1.0).square(), mask, "batch_mean")

@@ -188,22 +188,30 @@ def real_sample(b=2, size=64, seed=0):
     return images, heatmaps, depth, torch.from_numpy(joints)
 
 
-@pytest.mark.parametrize("sources", [["image"], ["geo"], ["maps"], ["image", "geo"], ["image", "maps"],
-                                     ["geo", "maps"], "full"])
-def test_each_source_subset_alone_and_together(sources):
+@pytest.mark.parametrize("sources", [["image"], ["geo"], ["maps"], ["kcs"], ["image", "geo"], ["image", "maps"],
+                                     ["geo", "maps"], "full", ["image", "geo", "maps", "kcs"]])
+@pytest.mark.parametrize("heads", ["joint", "per_source"])
+def test_each_source_subset_alone_and_together(sources, heads):
     disc = MultiSourceDiscriminator(sources, num_joints=16, image_size=64, heatmap_size=16, width=4,
-                                    embed_dim=8, hidden_dim=16)
+                                    embed_dim=8, hidden_dim=16, heads=heads)
     assert set(disc.branches) == set(parse_sources(sources))
+    pose_sources = [s for s in parse_sources(sources) if s != "image"]
+    if heads == "joint" or not pose_sources:
+        assert disc.head_names == ("joint",)
+    else:   # a head per pose source, the image only in a head that also sees the pose
+        assert disc.head_names == tuple(pose_sources) + (("image",) if "image" in parse_sources(sources) else ())
     images, heatmaps, depth, _ = real_sample()
     logits = disc(images, heatmaps, depth)
-    assert logits.shape == (2,) and torch.isfinite(logits).all()
+    assert logits.shape == (2, len(disc.head_names)) and torch.isfinite(logits).all()
     # Every branch in use influences the logit.
     logits.sum().backward()
     for name, branch in disc.branches.items():
         assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in branch.parameters()), name
 
 
-DISCRIMINATOR = {"sources": "geo", "width": 4, "embed_dim": 8, "hidden_dim": 8, "maps_from": "heatmaps"}
+DISCRIMINATOR = {"sources": "geo", "width": 4, "embed_dim": 8, "hidden_dim": 8, "maps_from": "heatmaps",
+                 "pose_scale": "heatmap", "heads": "joint", "image_samples": "all", "objective": "bce",
+                 "gradient_penalty": 0.0}
 
 
 def discriminator_settings(**changes) -> DiscriminatorSettings:
@@ -230,19 +238,19 @@ def test_maps_from_joints_hide_the_heatmaps_appearance():
     """maps_from="joints": Gaussians at the soft-argmax positions, whatever the maps look like."""
     disc = MultiSourceDiscriminator("map", num_joints=16, image_size=64, heatmap_size=16, width=4,
                                     embed_dim=8, hidden_dim=8, maps_from="joints")
-    _, heatmaps, depth, _ = real_sample()
-    real = disc.encode_pose(heatmaps, depth)["maps"]
+    images, heatmaps, depth, _ = real_sample()
+    real = disc.encode(images, heatmaps, depth)["maps"]
     torch.testing.assert_close(real[:, :16], heatmaps, atol=5e-3, rtol=0)   # the targets, drawn again
     # A "predicted" map: the same peaks at a third of the height on a raised plateau (a
     # blurrier, lower map than the targets).
     fake = (heatmaps / 3 + 0.01 * (heatmaps > 0.05)).requires_grad_(True)
-    encoded = disc.encode_pose(fake, depth)["maps"]
+    encoded = disc.encode(images, fake, depth)["maps"]
     torch.testing.assert_close(encoded, real, atol=0.02, rtol=0)
     encoded.sum().backward()
     assert fake.grad is not None and fake.grad.abs().sum() > 0     # still reaches the generator
     unannotated = heatmaps.clone()
     unannotated[:, 3] = 0
-    assert disc.encode_pose(unannotated, depth)["maps"][:, 3].abs().max() == 0
+    assert disc.encode(images, unannotated, depth)["maps"][:, 3].abs().max() == 0
     assert MultiSourceDiscriminator.build(discriminator_settings(sources="map", maps_from="joints"),
                                           16, 64, 16).maps_from == "joints"
     with pytest.raises(ValueError, match="discriminator.maps_from"):
@@ -254,9 +262,9 @@ def test_maps_from_joints_hide_the_heatmaps_appearance():
 def test_pose_encoding_of_a_real_sample():
     """E(S, z) of ground-truth heatmaps: the descriptor of the true joints, maps of peak 1."""
     disc = MultiSourceDiscriminator("full", num_joints=16, image_size=64, heatmap_size=16, width=4,
-                                    embed_dim=8, hidden_dim=8)
-    _, heatmaps, depth, joints = real_sample()
-    encoded = disc.encode_pose(heatmaps, depth)
+                                    embed_dim=8, hidden_dim=8, maps_from="heatmaps")
+    images, heatmaps, depth, joints = real_sample()
+    encoded = disc.encode(images, heatmaps, depth)
     expected = geometric_descriptor(torch.cat([joints, depth[..., None]], dim=-1) / 16)
     torch.testing.assert_close(encoded["geo"], expected, atol=1e-3, rtol=0)
     maps = encoded["maps"]
@@ -268,6 +276,44 @@ def test_pose_encoding_of_a_real_sample():
     torch.testing.assert_close(normalized_maps(noisy).amax(dim=(-2, -1)), torch.ones(2, 16))
     assert normalized_maps(noisy).min() == 0
     assert normalized_maps(torch.zeros(1, 1, 4, 4)).abs().sum() == 0
+
+
+def test_body_scale_makes_the_pose_inputs_size_free():
+    """pose_scale="body": a person twice as large (about the pelvis) gives the same descriptor,
+    KCS and depth maps; a moved person too."""
+    disc = MultiSourceDiscriminator(["geo", "maps", "kcs"], num_joints=16, image_size=64, heatmap_size=16,
+                                    width=4, embed_dim=8, hidden_dim=8, pose_scale="body")
+    images, _, depth, joints = real_sample()
+    joints = 8.0 + 0.25 * (joints - 8.0)                  # a small person in the middle of the map
+    centre = joints[:, 6:7]
+    big = centre + 2.0 * (joints - centre) + torch.tensor([0.5, -0.5])
+    small_maps = torch.from_numpy(gaussian_heatmaps(joints.numpy(), 16))
+    big_maps = torch.from_numpy(gaussian_heatmaps(big.numpy(), 16))
+    small = disc.encode(images, small_maps, depth)
+    large = disc.encode(images, big_maps, 2.0 * depth + 3.0)
+    torch.testing.assert_close(large["geo"], small["geo"], atol=2e-3, rtol=0)
+    torch.testing.assert_close(large["kcs"], small["kcs"], atol=2e-3, rtol=0)
+    def depth_at_peak(maps):    # depth map / heatmap at each joint's peak: the joint's scaled depth
+        peak = maps[:, :16].flatten(2).argmax(-1, keepdim=True)
+        return maps[:, 16:].flatten(2).gather(-1, peak)[..., 0] / maps[:, :16].flatten(2).gather(-1, peak)[..., 0]
+
+    torch.testing.assert_close(depth_at_peak(large["maps"]), depth_at_peak(small["maps"]), atol=2e-3, rtol=0)
+    # the KCS diagonal: squared bone lengths in units of the mean bone length
+    from posegan.skeleton import BONES
+    pose = torch.cat([joints, depth[..., None]], -1)
+    pose = pose - pose[:, 6:7]
+    lengths = torch.stack([(pose[:, c] - pose[:, p]).norm(dim=-1) for p, c in BONES], 1)
+    diagonal = torch.tensor([sum(15 - r for r in range(i)) for i in range(15)])
+    torch.testing.assert_close(small["kcs"][:, diagonal], (lengths / lengths.mean(1, keepdim=True)).square(),
+                               atol=2e-3, rtol=0)
+
+
+def test_image_samples_lab_needs_per_source_heads():
+    assert discriminator_settings(sources="full", heads="per_source", image_samples="lab").image_samples == "lab"
+    with pytest.raises(ParamsError, match="image_samples: lab needs heads: per_source"):
+        discriminator_settings(sources="full", image_samples="lab")
+    with pytest.raises(ParamsError, match="discriminator.objective must be one of bce, wasserstein"):
+        discriminator_settings(objective="hinge")
 
 
 # ------------------------------------------------------------------ adversarial gradient flow

@@ -46,9 +46,9 @@ def pretrained(tmp_path_factory):
     return root
 
 
-def run_adversarial(root, out, options=ADV, model=MODEL, fingerprint="fp", init="pretrain_depth"):
+def run_adversarial(root, out, options=ADV, model=MODEL, fingerprint="fp", init="pretrain_depth", disc=DISC):
     stage_job = replace(job(root, "adversarial", model, fingerprint), outputs=StageOutputs.for_stage("adversarial", out))
-    return adversarial(options, DISC, stage_job, root / f"models/{init}.pt")
+    return adversarial(options, disc, stage_job, root / f"models/{init}.pt")
 
 
 def weights(path):
@@ -136,6 +136,49 @@ def test_baseline_variant_has_no_discriminator(pretrained, tmp_path):
     assert "final_d_loss" not in metrics and "val_mpjpe_lab" in metrics
 
 
+def test_d_warmup_trains_d_first_and_keeps_the_generators_minibatches(pretrained, tmp_path, monkeypatch):
+    """With lambda 0 the adversarial term is off: after a D warm-up the generator must still end
+    where the Baseline ends (same minibatches, same updates), while D has trained 3 + 6 steps."""
+    d_steps = []
+    original = adversarial_module.discriminator_loss
+    monkeypatch.setattr(adversarial_module, "discriminator_loss",
+                        lambda *a, **k: d_steps.append(1) or original(*a, **k))
+    warm = replace(ADV, lambda_=0.0, d_warmup=3)
+    metrics = run_adversarial(pretrained, tmp_path / "warm", options=warm)
+    run_adversarial(pretrained, tmp_path / "base", options=replace(ADV, enabled=False))
+    assert len(d_steps) == 9 and metrics["iterations"] == 9
+    assert_same_state(weights(tmp_path / "warm/models/adversarial.pt")["generator"],
+                      weights(tmp_path / "base/models/adversarial.pt")["generator"])
+
+
+@pytest.mark.parametrize("changes", [
+    {"heads": "per_source", "image_samples": "lab", "objective": "wasserstein", "gradient_penalty": 10.0},
+    {"sources": ("geo", "kcs"), "pose_scale": "body", "gradient_penalty": 1.0},
+])
+def test_discriminator_options_train_and_resume(pretrained, tmp_path, monkeypatch, changes):
+    """The options beyond the paper run end to end, and a killed run resumes to the same weights."""
+    disc = replace(DISC, **changes)
+    options = replace(ADV, d_warmup=2)
+    metrics = run_adversarial(pretrained, tmp_path / "unbroken", options=options, disc=disc)
+    assert {"final_d_loss", "final_g_adv", "final_d_score_gap"} <= metrics.keys()
+    assert ("final_d_penalty" in metrics) == (disc.gradient_penalty > 0)
+    original_log = TrainingSession.log
+
+    def crash(self, iteration, *args, **kwargs):
+        original_log(self, iteration, *args, **kwargs)
+        if iteration == 3:      # 4 steps done (2 of warm-up): the checkpoint at 4
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(TrainingSession, "log", crash)
+    with pytest.raises(KeyboardInterrupt):
+        run_adversarial(pretrained, tmp_path / "broken", options=options, disc=disc)
+    monkeypatch.setattr(TrainingSession, "log", original_log)
+    run_adversarial(pretrained, tmp_path / "broken", options=options, disc=disc)
+    a, b = weights(tmp_path / "unbroken/models/adversarial.pt"), weights(tmp_path / "broken/models/adversarial.pt")
+    assert_same_state(a["generator"], b["generator"])
+    assert_same_state(a["discriminator"], b["discriminator"])
+
+
 def test_fix_2d_leaves_the_2d_module_unchanged(pretrained, tmp_path):
     run_adversarial(pretrained, tmp_path, model=replace(MODEL, fix_2d=True))
     before = weights(pretrained / "models/pretrain_depth.pt")["generator"]
@@ -192,7 +235,7 @@ def test_settings_name_the_bad_key():
         build(LoopSettings, {**complete, "augmentation": {**complete["augmentation"], "flip": 2}}, "pretrain_2d",
               "params.yaml")
     adversarial_settings = build(AdversarialSettings, {**complete, "enabled": True, "init": "pretrain_2d",
-                                                       "lambda": 0.01, "lr_d": 1e-4, "d_steps": 1},
+                                                       "lambda": 0.01, "lr_d": 1e-4, "d_steps": 1, "d_warmup": 0},
                                  "adversarial", "params.yaml")
     assert adversarial_settings.lambda_ == 0.01 and adversarial_settings.init == "pretrain_2d"
 

@@ -43,6 +43,21 @@ Choices the paper leaves open (Figure 2 gives no sizes):
   The descriptor's rows and columns are joints in an arbitrary order, not an image, so
   convolving over them would mix arbitrary neighbours;
 - head: concat -> hidden_dim -> hidden_dim -> 1 (three fully connected layers).
+
+Options beyond the paper (each off in the paper-size settings, each its own Table 2 row;
+docs/adversarial.md says what each is for and what it measured):
+- source "kcs": RepNet's kinematic chain space (Wandt and Rosenhahn 2019): the 15 bone
+  vectors B of the pose and their Gram matrix B B^T (squared bone lengths on the diagonal,
+  the products that give the angles between bones off it), upper triangle, through an MLP
+  like the geo branch's;
+- pose_scale "body": the pose is made root-relative and divided by its mean bone length
+  before the descriptor, the KCS and the depth maps, so that no source can tell real from
+  fake by the size of the person in the crop (instead of the fixed division by the map side);
+- heads "per_source": one three-layer head per pose source (geo, maps, kcs), each giving its
+  own logit and its own loss, so that no source can drown the others' signal, plus, when the
+  image is a source, one image-pose correspondence head on the image embedding joined to the
+  pose embeddings; `image_samples: lab` applies that head to lab samples only (real lab
+  poses against predictions on lab images), so it cannot learn the domain of the image.
 """
 
 from __future__ import annotations
@@ -55,13 +70,19 @@ from typing import Any, Literal
 import torch
 from torch import Tensor, nn
 
-from posegan.geometry import geometric_descriptor
+from posegan.geometry import geometric_descriptor, kinematic_chain_space
 from posegan.heatmaps import soft_argmax
 from posegan.settings import setting
+from posegan.skeleton import BONES, ROOT
 
 MAPS_FROM = ("heatmaps", "joints")
+POSE_SCALES = ("heatmap", "body")
+HEADS = ("joint", "per_source")
+IMAGE_SAMPLES = ("all", "lab")
 
-SOURCES: tuple[str, ...] = ("image", "geo", "maps")
+SOURCES: tuple[str, ...] = ("image", "geo", "maps", "kcs")
+# The sources that see the pose (everything but the image).
+POSE_SOURCES: tuple[str, ...] = ("geo", "maps", "kcs")
 VARIANTS: dict[str, tuple[str, ...]] = {
     "map": ("image", "maps"),
     "geo": ("image", "geo"),
@@ -70,14 +91,15 @@ VARIANTS: dict[str, tuple[str, ...]] = {
 
 
 def parse_sources(value) -> tuple[str, ...]:
-    """`discriminator.sources` -> the sources, in the canonical order (image, geo, maps).
+    """`discriminator.sources` -> the sources, in the canonical order (image, geo, maps, kcs).
 
     A paper variant name: "map" -> (image, maps), "geo" -> (image, geo), "full" -> all
-    three. Otherwise source names: a list/tuple, or a comma-separated string
-    ("geo,maps"); a single source name that is not a variant name, e.g. "maps", is that
-    source alone; "[geo]" or "[image, geo]" (a list written as a string) is that list.
+    three of the paper's sources. Otherwise source names: a list/tuple, or a comma-separated
+    string ("geo,maps"); a single source name that is not a variant name, e.g. "maps", is
+    that source alone; "[geo]" or "[image, geo]" (a list written as a string) is that list.
     Note that the string "geo" is the variant (image + geo); the geometric descriptor
-    alone is ["geo"] (or "geo,").
+    alone is ["geo"] (or "geo,"). "kcs" (the kinematic chain space) is an addition to the
+    paper's three.
     """
     if isinstance(value, str):
         text = value.strip().lower()
@@ -115,14 +137,30 @@ class DiscriminatorSettings:
     width: first conv channels of the image and maps branches. embed_dim: each source's
     embedding. hidden_dim: the first two of the three fully connected layers. maps_from:
     how the maps source is drawn, "joints" (Gaussians at the soft-argmax joints) or
-    "heatmaps" (the normalised heatmaps).
+    "heatmaps" (the normalised heatmaps). pose_scale: "heatmap" (coordinates / map side, the
+    paper-size default) or "body" (root-relative, / the pose's mean bone length). heads:
+    "joint" (the paper: one head on all embeddings) or "per_source". image_samples: "all"
+    or "lab" (the image-pose head judges lab samples only; needs heads "per_source").
+    objective: "bce" (the paper's Eq. 3, a classifier) or "wasserstein" (a critic, as RepNet
+    trains its pose critic). gradient_penalty: the weight of R1 on the real samples ("bce") or
+    of WGAN-GP on real-fake interpolates ("wasserstein"); 0 is the paper's plain D.
     """
 
     sources: Any = setting("full", parse=_checked_sources)
     width: int = setting(16, minimum=1)
     embed_dim: int = setting(128, minimum=1)
     hidden_dim: int = setting(256, minimum=1)
-    maps_from: Literal["joints", "heatmaps"] = "heatmaps"
+    maps_from: Literal["joints", "heatmaps"] = "joints"
+    pose_scale: Literal["heatmap", "body"] = "heatmap"
+    heads: Literal["joint", "per_source"] = "joint"
+    image_samples: Literal["all", "lab"] = "all"
+    objective: Literal["bce", "wasserstein"] = "bce"
+    gradient_penalty: float = setting(0.0, minimum=0)
+
+    def __post_init__(self):
+        if self.image_samples == "lab" and self.heads != "per_source":
+            raise ValueError("image_samples: lab needs heads: per_source (with one joint head every sample "
+                             "is judged with its image)")
 
 
 def normalized_maps(heatmaps: Tensor) -> Tensor:
@@ -141,6 +179,13 @@ def gaussian_maps(xy: Tensor, size: int, sigma: float = 1.0) -> Tensor:
     return torch.exp(-(gy[..., :, None] + gx[..., None, :]) / (2 * sigma ** 2))
 
 
+def body_scale(joints: Tensor) -> Tensor:
+    """(..., P, 3) -> (..., 1, 1): the pose's mean bone length (clamped away from 0)."""
+    parents, children = [p for p, _ in BONES], [c for _, c in BONES]
+    lengths = (joints[..., children, :] - joints[..., parents, :]).norm(dim=-1)
+    return lengths.mean(dim=-1)[..., None, None].clamp_min(1e-3)
+
+
 def _conv_encoder(in_channels: int, size: int, width: int, embed_dim: int) -> nn.Sequential:
     """3x3 stride-2 convolutions from size x size down to 4 x 4, then a linear embedding."""
     if size < 4 or size & (size - 1):
@@ -155,8 +200,26 @@ def _conv_encoder(in_channels: int, size: int, width: int, embed_dim: int) -> nn
     return nn.Sequential(*layers)
 
 
+def _mlp_encoder(in_features: int, embed_dim: int) -> nn.Sequential:
+    """Flattened features -> 2 embed_dim -> embed_dim (the geo and KCS branches)."""
+    return nn.Sequential(nn.Flatten(), nn.Linear(in_features, 2 * embed_dim), nn.LeakyReLU(0.2, inplace=True),
+                         nn.Linear(2 * embed_dim, embed_dim), nn.LeakyReLU(0.2, inplace=True))
+
+
+def _head(in_features: int, hidden_dim: int) -> nn.Sequential:
+    """Three fully connected layers to one logit."""
+    return nn.Sequential(nn.Linear(in_features, hidden_dim), nn.LeakyReLU(0.2, inplace=True),
+                         nn.Linear(hidden_dim, hidden_dim), nn.LeakyReLU(0.2, inplace=True),
+                         nn.Linear(hidden_dim, 1))
+
+
 class MultiSourceDiscriminator(nn.Module):
-    """(images (B, 3, S, S), heatmaps (B, P, H, W), depth (B, P) heatmap px) -> logits (B,).
+    """(images (B, 3, S, S), heatmaps (B, P, H, W), depth (B, P) heatmap px) -> logits (B, K).
+
+    K is the number of heads (`head_names`): 1 with the paper's joint head. The forward pass
+    is `score(encode(images, heatmaps, depth))`: `encode` turns the pose into each source's
+    input (differentiably), `score` runs the branches and heads; the gradient penalties of
+    `posegan.losses` differentiate `score` with respect to the encoded inputs.
 
     sources: anything `parse_sources` accepts. images are normalised by
     `posegan.models.normalize_images`. For fake samples pass the generator's last-stack
@@ -164,17 +227,19 @@ class MultiSourceDiscriminator(nn.Module):
     width: channels of the first convolution of the image and maps branches.
     embed_dim: size of each branch's embedding. hidden_dim: width of the first two of the
     three fully connected layers. soft_argmax_window: see `posegan.heatmaps.soft_argmax`.
-    maps_from: "heatmaps" (the maps source is the normalised heatmaps themselves) or "joints"
-    (Gaussians drawn at their soft-argmax positions; see the module docstring).
+    maps_from, pose_scale, heads: see `DiscriminatorSettings` and the module docstring.
     """
 
-    def __init__(self, sources="full", num_joints: int = 16, image_size: int = 256,
-                 heatmap_size: int = 64, width: int = 32, embed_dim: int = 128,
-                 hidden_dim: int = 256, soft_argmax_window: int = 3, maps_from: str = "heatmaps"):
+    def __init__(self, sources="full", num_joints: int = 16, image_size: int = 128,
+                 heatmap_size: int = 32, width: int = 16, embed_dim: int = 128,
+                 hidden_dim: int = 256, soft_argmax_window: int = 3, maps_from: str = "joints",
+                 pose_scale: str = "heatmap", heads: str = "joint"):
         super().__init__()
-        if maps_from not in MAPS_FROM:
-            raise ValueError(f"discriminator.maps_from must be one of {', '.join(MAPS_FROM)}, got {maps_from!r}")
-        self.maps_from = maps_from
+        for name, value, choices in (("maps_from", maps_from, MAPS_FROM), ("pose_scale", pose_scale, POSE_SCALES),
+                                     ("heads", heads, HEADS)):
+            if value not in choices:
+                raise ValueError(f"discriminator.{name} must be one of {', '.join(choices)}, got {value!r}")
+        self.maps_from, self.pose_scale, self.heads_kind = maps_from, pose_scale, heads
         self.sources = parse_sources(sources)
         self.num_joints = num_joints
         self.image_size = image_size
@@ -184,16 +249,22 @@ class MultiSourceDiscriminator(nn.Module):
         if "image" in self.sources:
             self.branches["image"] = _conv_encoder(3, image_size, width, embed_dim)
         if "geo" in self.sources:
-            self.branches["geo"] = nn.Sequential(
-                nn.Flatten(),
-                nn.Linear(6 * num_joints**2, 2 * embed_dim), nn.LeakyReLU(0.2, inplace=True),
-                nn.Linear(2 * embed_dim, embed_dim), nn.LeakyReLU(0.2, inplace=True))
+            self.branches["geo"] = _mlp_encoder(6 * num_joints ** 2, embed_dim)
         if "maps" in self.sources:
             self.branches["maps"] = _conv_encoder(2 * num_joints, heatmap_size, width, embed_dim)
-        self.head = nn.Sequential(
-            nn.Linear(len(self.sources) * embed_dim, hidden_dim), nn.LeakyReLU(0.2, inplace=True),
-            nn.Linear(hidden_dim, hidden_dim), nn.LeakyReLU(0.2, inplace=True),
-            nn.Linear(hidden_dim, 1))
+        if "kcs" in self.sources:
+            bones = len(BONES)
+            self.branches["kcs"] = _mlp_encoder(bones * (bones + 1) // 2, embed_dim)
+        pose_sources = [s for s in self.sources if s in POSE_SOURCES]
+        if heads == "joint" or not pose_sources:
+            self.head_names: tuple[str, ...] = ("joint",)
+            self.heads = nn.ModuleDict({"joint": _head(len(self.sources) * embed_dim, hidden_dim)})
+        else:
+            # One head per pose source; the image only through a correspondence head that also sees the pose.
+            self.head_names = tuple(pose_sources) + (("image",) if "image" in self.sources else ())
+            self.heads = nn.ModuleDict({name: _head(embed_dim, hidden_dim) for name in pose_sources})
+            if "image" in self.sources:
+                self.heads["image"] = _head((1 + len(pose_sources)) * embed_dim, hidden_dim)
 
     @classmethod
     def build(cls, settings: "DiscriminatorSettings", num_joints: int, image_size: int,
@@ -201,28 +272,19 @@ class MultiSourceDiscriminator(nn.Module):
         """The discriminator that `settings` describe, for images and heatmaps of these sizes."""
         return cls(num_joints=num_joints, image_size=image_size, heatmap_size=heatmap_size,
                    sources=settings.sources, width=settings.width, embed_dim=settings.embed_dim,
-                   hidden_dim=settings.hidden_dim, maps_from=settings.maps_from)
+                   hidden_dim=settings.hidden_dim, maps_from=settings.maps_from, pose_scale=settings.pose_scale,
+                   heads=settings.heads)
 
-    def encode_pose(self, heatmaps: Tensor, depth: Tensor) -> dict[str, Tensor]:
-        """E(S, z): the pose inputs of the geo and maps branches (those in use)."""
-        scale = float(self.heatmap_size)
-        heatmaps, depth = heatmaps.float(), depth.float()   # float32 even under autocast
-        encoded = {}
-        needs_xy = "geo" in self.sources or ("maps" in self.sources and self.maps_from == "joints")
-        xy = soft_argmax(heatmaps, self.soft_argmax_window) if needs_xy else None
-        if "geo" in self.sources:
-            joints = torch.cat([xy, depth[..., None]], dim=-1) / scale
-            encoded["geo"] = geometric_descriptor(joints)
-        if "maps" in self.sources:
-            if self.maps_from == "joints":
-                present = (heatmaps.amax(dim=(-2, -1)) > 1e-3).to(heatmaps.dtype)   # all-zero: not annotated
-                maps = gaussian_maps(xy, self.heatmap_size) * present[..., None, None]
-            else:
-                maps = normalized_maps(heatmaps)
-            encoded["maps"] = torch.cat([maps, maps * (depth / scale)[..., None, None]], dim=1)
-        return encoded
+    def scaled_pose(self, xy: Tensor, depth: Tensor) -> Tensor:
+        """(x, y, depth) in heatmap pixels -> the (B, P, 3) pose the descriptor and KCS see."""
+        joints = torch.cat([xy, depth[..., None]], dim=-1)
+        if self.pose_scale == "body":
+            joints = joints - joints[..., ROOT : ROOT + 1, :]
+            return joints / body_scale(joints)
+        return joints / float(self.heatmap_size)
 
-    def forward(self, images: Tensor, heatmaps: Tensor, depth: Tensor) -> Tensor:
+    def encode(self, images: Tensor, heatmaps: Tensor, depth: Tensor) -> dict[str, Tensor]:
+        """E(S, z) and the image: each source's input, differentiable in heatmaps and depth."""
         b, p, s, h = images.shape[0], self.num_joints, self.image_size, self.heatmap_size
         if tuple(images.shape) != (b, 3, s, s):
             raise ValueError(f"discriminator: images must be (B, 3, {s}, {s}), got {tuple(images.shape)}")
@@ -230,7 +292,55 @@ class MultiSourceDiscriminator(nn.Module):
             raise ValueError(f"discriminator: heatmaps must be ({b}, {p}, {h}, {h}), got {tuple(heatmaps.shape)}")
         if tuple(depth.shape) != (b, p):
             raise ValueError(f"discriminator: depth must be ({b}, {p}), got {tuple(depth.shape)}")
-        inputs = self.encode_pose(heatmaps, depth)
-        inputs["image"] = images
-        embeddings = [self.branches[name](inputs[name]) for name in self.sources]
-        return self.head(torch.cat(embeddings, dim=1)).squeeze(1)
+        heatmaps, depth = heatmaps.float(), depth.float()   # float32 even under autocast
+        encoded = {"image": images} if "image" in self.sources else {}
+        needs_xy = any(src in self.sources for src in ("geo", "kcs")) or (
+            "maps" in self.sources and self.maps_from == "joints")
+        xy = soft_argmax(heatmaps, self.soft_argmax_window) if needs_xy else None
+        if "geo" in self.sources or "kcs" in self.sources:
+            pose = self.scaled_pose(xy, depth)
+            if "geo" in self.sources:
+                encoded["geo"] = geometric_descriptor(pose)
+            if "kcs" in self.sources:
+                encoded["kcs"] = kinematic_chain_space(pose)
+        if "maps" in self.sources:
+            if self.maps_from == "joints":
+                present = (heatmaps.amax(dim=(-2, -1)) > 1e-3).to(heatmaps.dtype)   # all-zero: not annotated
+                maps = gaussian_maps(xy, self.heatmap_size) * present[..., None, None]
+            else:
+                maps = normalized_maps(heatmaps)
+            if self.pose_scale == "body" and xy is not None:
+                depth_scale = body_scale(torch.cat([xy, depth[..., None]], dim=-1))[..., 0]   # (B, 1)
+                relative = (depth - depth[..., ROOT : ROOT + 1]) / depth_scale
+            else:
+                relative = depth / float(self.heatmap_size)
+            encoded["maps"] = torch.cat([maps, maps * relative[..., None, None]], dim=1)
+        return encoded
+
+    def score(self, inputs: Mapping[str, Tensor]) -> Tensor:
+        """Each source's input (as `encode` gives them) -> (B, K) logits, K = len(head_names)."""
+        embeddings = {name: self.branches[name](inputs[name]) for name in self.sources}
+        if self.head_names == ("joint",):
+            return self.heads["joint"](torch.cat([embeddings[name] for name in self.sources], dim=1))
+        pose = [embeddings[name] for name in self.sources if name in POSE_SOURCES]
+        logits = [self.heads[name](embeddings[name]) for name in self.head_names if name != "image"]
+        if "image" in self.head_names:
+            logits.append(self.heads["image"](torch.cat([embeddings["image"], *pose], dim=1)))
+        return torch.cat(logits, dim=1)
+
+    def head_mask(self, is_lab: Tensor, image_samples: str = "all") -> Tensor:
+        """(N, K) bool: which head judges which sample (is_lab: (N,) bool). Every head judges every
+        sample, except that with image_samples "lab" the image head judges lab samples only."""
+        mask = torch.ones(len(is_lab), len(self.head_names), dtype=torch.bool, device=is_lab.device)
+        if image_samples == "lab" and "image" in self.head_names:
+            mask[:, self.head_names.index("image")] = is_lab.to(torch.bool)
+        return mask
+
+    def forward(self, images: Tensor | None = None, heatmaps: Tensor | None = None, depth: Tensor | None = None,
+                *, encoded: Mapping[str, Tensor] | None = None) -> Tensor:
+        """Logits (B, K) of (images, heatmaps, depth), or of inputs already `encode`d (so that a
+        training loop's encoded real and fake samples go through the module's forward, the
+        entry point of DDP and torch.compile)."""
+        if encoded is None:
+            encoded = self.encode(images, heatmaps, depth)
+        return self.score(encoded)

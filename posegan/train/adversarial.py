@@ -18,13 +18,15 @@ discriminator, so the only difference to the adversarial variants is adversarial
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from posegan.device import autocast, compiled
-from posegan.losses import adversarial_loss, adversarial_share, discriminator_loss, generator_loss, pose_loss
+from posegan.losses import (adversarial_loss, adversarial_share, discriminator_loss, generator_loss,
+                            interpolation_penalty, pose_loss, r1_penalty)
 from posegan.model_file import load_generator_weights, model_payload
 from posegan.models import Generator, MultiSourceDiscriminator, normalize_images
 from posegan.models.discriminator import DiscriminatorSettings
@@ -33,6 +35,11 @@ from posegan.train.runtime import shutdown_distributed
 from posegan.train.settings import AdversarialSettings
 from posegan.train.stage import (TrainingJob, learning_rate, new_scaler, optimizer_step, set_learning_rate,
                                  start_stage)
+
+
+# Offset of the D warm-up's data stream from the training seed (its own minibatches, so that the
+# generator's are the Baseline's).
+WARMUP_STREAM = 7919
 
 
 def fake_selection(n_lab: int, n_wild: int, n_real: int) -> torch.Tensor:
@@ -55,6 +62,8 @@ def adversarial(settings: AdversarialSettings, discriminator_settings: Discrimin
     loss, outputs = job.loss, job.outputs
     enabled = settings.enabled
     lam = settings.lambda_ if enabled else 0.0
+    d_set = discriminator_settings
+    warmup = settings.d_warmup if enabled else 0     # D-only steps before the first G step
 
     generator = Generator.build(job.model)
     load_generator_weights(init_path, generator, only_2d=settings.init == "pretrain_2d")
@@ -67,7 +76,7 @@ def adversarial(settings: AdversarialSettings, discriminator_settings: Discrimin
     discriminator = d_net = d_opt = d_scaler = None
     if enabled:
         lab_set = run.data["lab_train"]
-        discriminator = MultiSourceDiscriminator.build(discriminator_settings, 16, lab_set.image_size,
+        discriminator = MultiSourceDiscriminator.build(d_set, 16, lab_set.image_size,
                                                        lab_set.heatmap_size).to(run.device)
         d_net = run.wrap(discriminator)
         d_forward = compiled(discriminator, run.compile)   # the G step's D: plain (no DDP: D is not updated)
@@ -75,24 +84,36 @@ def adversarial(settings: AdversarialSettings, discriminator_settings: Discrimin
         d_scaler = new_scaler(run)
         models["discriminator"], optimizers["discriminator"] = discriminator, d_opt
 
-    session = run.session("adversarial", settings, outputs, job.fingerprint, job.progress)
+    schedule = replace(settings, iterations=warmup + settings.iterations)   # what the session counts
+    session = run.session("adversarial", schedule, outputs, job.fingerprint, job.progress)
     start = session.resume(models, optimizers)
     validate = run.validator(generator, settings)
-    batches = mixed_batches(run.data["lab_train"], run.data["wild_train"], settings, job.seed, start, run.dist)
+    batches = mixed_batches(run.data["lab_train"], run.data["wild_train"], settings, job.seed,
+                            max(start - warmup, 0), run.dist)
+    warmup_batches = mixed_batches(run.data["lab_train"], run.data["wild_train"],
+                                   replace(settings, iterations=max(warmup, 1)), job.seed + WARMUP_STREAM,
+                                   min(start, warmup), run.dist)
     n_lab, n_wild = split_batch(settings.batch_size, settings.lab_fraction)
     if enabled and n_lab == 0:
         raise ValueError("adversarial.lab_fraction is 0: the discriminator needs real (3D) samples")
     fakes = fake_selection(n_lab, n_wild, n_lab).to(run.device)
+    if enabled:
+        # Which of D's heads judges which sample (the image head only lab ones with image_samples: lab).
+        real_mask = discriminator.head_mask(torch.ones(n_lab, dtype=torch.bool, device=run.device), d_set.image_samples)
+        fake_mask = discriminator.head_mask(fakes < n_lab, d_set.image_samples)
+        g_mask = discriminator.head_mask(torch.arange(n_lab + n_wild, device=run.device) < n_lab, d_set.image_samples)
 
     generator.train()
-    for iteration in range(start, settings.iterations):
+    for step in range(start, warmup + settings.iterations):
+        iteration = step - warmup             # the generator's iteration (negative in the D warm-up)
         with session.waiting_for_data():
-            lab, wild = next(batches)
+            lab, wild = next(warmup_batches if iteration < 0 else batches)
         tic = time.perf_counter()
-        set_learning_rate(g_opt, learning_rate(settings, iteration))
         batch = concat_batches(lab, wild, device=run.device)
         images = normalize_images(batch["image"])
-        with autocast(run.device, run.amp):
+        # In the warm-up G is frozen: eval mode, so that its BatchNorm statistics stay the pretrained ones.
+        generator.train(iteration >= 0)
+        with autocast(run.device, run.amp), torch.set_grad_enabled(iteration >= 0):
             out = g_net(images)
         logs = {}
 
@@ -102,37 +123,68 @@ def adversarial(settings: AdversarialSettings, discriminator_settings: Discrimin
             fake_heatmaps, fake_depth = out.heatmaps[-1].detach()[fakes], out.depth.detach()[fakes]
             for _ in range(settings.d_steps):
                 with autocast(run.device, run.amp):
-                    real_logits = d_net(images[real], batch["heatmaps"][real], batch["depth"][real])
-                    fake_logits = d_net(images[fakes], fake_heatmaps.float(), fake_depth.float())
-                d_loss = discriminator_loss(real_logits, fake_logits, loss.reduction)
-                session.check_finite(iteration, d_loss=d_loss)
+                    real_inputs = discriminator.encode(images[real], batch["heatmaps"][real], batch["depth"][real])
+                    fake_inputs = discriminator.encode(images[fakes], fake_heatmaps.float(), fake_depth.float())
+                    real_logits = d_net(encoded=real_inputs)
+                    fake_logits = d_net(encoded=fake_inputs)
+                d_loss = discriminator_loss(real_logits, fake_logits, loss.reduction, d_set.objective,
+                                            real_mask, fake_mask)
+                if d_set.gradient_penalty > 0:
+                    score = lambda inputs: d_net(encoded=inputs)   # noqa: E731
+                    if d_set.objective == "bce":
+                        penalty = r1_penalty(score, real_inputs, real_mask)
+                    else:
+                        # Interpolation points from a per-step stream, so that a resumed run draws the same ones.
+                        points = torch.Generator().manual_seed(job.seed * 1_000_003 + step)
+                        penalty = interpolation_penalty(score, real_inputs, fake_inputs, fake_mask, points)
+                    d_loss = d_loss + d_set.gradient_penalty * penalty
+                    logs["d_penalty"] = penalty.detach()
+                session.check_finite(step, d_loss=d_loss)
                 optimizer_step(d_opt, d_scaler, d_loss)
-            logs.update(d_loss=d_loss.detach(),
-                        d_acc_real=(real_logits.detach() > 0).float().mean(),
-                        d_acc_fake=(fake_logits.detach() < 0).float().mean())
+            logs.update(d_loss=d_loss.detach(), **critic_statistics(real_logits.detach(), fake_logits.detach(),
+                                                                   real_mask, fake_mask, fakes < n_lab))
 
-        # 2. Generator: Eq. 5 on every sample of both domains; D is not stepped.
-        p_loss = pose_loss(out.heatmaps, out.depth, batch["heatmaps"], batch["depth"],
-                           joint_mask=batch["annotated"], has_3d=batch["has_3d"], reduction=loss.reduction,
-                           depth_weight=loss.depth_weight)
-        if enabled:
-            # The plain module, not its DDP wrapper: D is not updated here, so nothing to sync.
-            discriminator.requires_grad_(False)
-            with autocast(run.device, run.amp):
-                g_logits = d_forward(images, out.heatmaps[-1].float(), out.depth.float())
-            g_loss = generator_loss(g_logits, p_loss, lam, loss.reduction)
-            discriminator.requires_grad_(True)
-            logs["g_adv"] = adversarial_loss(g_logits.detach(), loss.reduction)
-            logs["adv_share"] = adversarial_share(lam, logs["g_adv"], p_loss.total.detach())
-        else:
-            g_loss = p_loss.total
-        session.check_finite(iteration, g_loss=g_loss)
-        optimizer_step(g_opt, g_scaler, g_loss)
-        logs.update(g_loss=g_loss.detach(), loss_pose=p_loss.total.detach(), loss_depth=p_loss.depth.detach())
-        session.log(iteration, logs, time.perf_counter() - tic, validate)
+        if iteration >= 0:
+            # 2. Generator: Eq. 5 on every sample of both domains; D is not stepped.
+            set_learning_rate(g_opt, learning_rate(settings, iteration))
+            p_loss = pose_loss(out.heatmaps, out.depth, batch["heatmaps"], batch["depth"],
+                               joint_mask=batch["annotated"], has_3d=batch["has_3d"], reduction=loss.reduction,
+                               depth_weight=loss.depth_weight)
+            if enabled:
+                # The plain module, not its DDP wrapper: D is not updated here, so nothing to sync.
+                discriminator.requires_grad_(False)
+                with autocast(run.device, run.amp):
+                    g_logits = d_forward(images, out.heatmaps[-1].float(), out.depth.float())
+                g_loss = generator_loss(g_logits, p_loss, lam, loss.reduction, d_set.objective, g_mask)
+                discriminator.requires_grad_(True)
+                logs["g_adv"] = adversarial_loss(g_logits.detach(), loss.reduction, d_set.objective, g_mask)
+                logs["adv_share"] = adversarial_share(lam, logs["g_adv"], p_loss.total.detach())
+            else:
+                g_loss = p_loss.total
+            session.check_finite(step, g_loss=g_loss)
+            optimizer_step(g_opt, g_scaler, g_loss)
+            logs.update(g_loss=g_loss.detach(), loss_pose=p_loss.total.detach(), loss_depth=p_loss.depth.detach())
+        session.log(step, logs, time.perf_counter() - tic, validate if iteration >= 0 else None)
 
     payload = model_payload(generator, job.model, "adversarial", settings.iterations,
                             run.data["lab_train"].image_size, discriminator)
     metrics = session.finish(outputs.model_path, payload, outputs.metrics_path)
     shutdown_distributed(run.dist)
     return metrics
+
+
+def critic_statistics(real_logits: torch.Tensor, fake_logits: torch.Tensor, real_mask: torch.Tensor,
+                      fake_mask: torch.Tensor, fake_is_lab: torch.Tensor) -> dict[str, torch.Tensor]:
+    """What the stage logs about D (device tensors): d_acc_real / d_acc_fake (shares of the real and
+    fake samples every applicable head classifies right: logit > 0 is "real"; for a Wasserstein
+    critic, whose scores have no fixed zero, read d_score_gap), d_acc_fake_lab / d_acc_fake_wild
+    (the fakes by domain), and d_score_gap (mean real minus mean fake logit over the heads)."""
+    real_right = torch.where(real_mask, real_logits > 0, True).all(dim=1).float()
+    fake_right = torch.where(fake_mask, fake_logits < 0, True).all(dim=1).float()
+    lab = fake_is_lab.float()
+    gap = ((real_logits * real_mask).sum(0) / real_mask.sum(0).clamp_min(1)
+           - (fake_logits * fake_mask).sum(0) / fake_mask.sum(0).clamp_min(1)).mean()
+    return {"d_acc_real": real_right.mean(), "d_acc_fake": fake_right.mean(),
+            "d_acc_fake_lab": (fake_right * lab).sum() / lab.sum().clamp_min(1),
+            "d_acc_fake_wild": (fake_right * (1 - lab)).sum() / (1 - lab).sum().clamp_min(1),
+            "d_score_gap": gap}

@@ -66,6 +66,10 @@ class AdversarialSettings(LoopSettings):
     the generator starts from, pretrain_depth, or pretrain_2d for "w/o pretrain" (a fresh
     depth regressor). lambda_ (key `lambda`): the adversarial weight of Eq. 5. lr_d: the
     discriminator's Adam rate. d_steps: discriminator updates per generator update.
+    d_warmup: discriminator updates on the frozen, pretrained generator before the first
+    generator update (0: none, the paper), so that the generator's first steps follow a
+    discriminator that already knows real poses from its predictions; they draw their own
+    minibatches, so the generator sees the same ones as the Baseline.
     """
 
     enabled: bool = True
@@ -73,6 +77,7 @@ class AdversarialSettings(LoopSettings):
     lambda_: float = setting(1e-4, minimum=0, key="lambda")
     lr_d: float = setting(1e-4, minimum=0)
     d_steps: int = setting(1, minimum=1)
+    d_warmup: int = setting(0, minimum=0)
 
 
 @dataclass(frozen=True)
