@@ -383,7 +383,9 @@ def test_ablation_table_order_and_columns():
             row("main", {"seed": 2}, 64.0)]            # the same run as x-full-s2, listed twice
     table = ablation_table(rows)
     values = ["U.Arms", "L.Arms", "U.Legs", "L.Legs", "Mean"]
-    assert list(table.columns) == ["Method", *(c for v in values for c in (v, f"{v} std")), "Seeds", "Experiments"]
+    assert list(table.columns) == ["Method", *(c for v in values for c in (v, f"{v} std", f"{v} paired",
+                                                                          f"{v} paired se")),
+                                   "Seeds", "Paired", "Experiments"]
     assert list(table["Method"]) == ["Baseline (fix 2D)", "Baseline", "Geo", "Full", "Adv. (geo)"]
     full = table.iloc[3]
     # Seeds 0, 1, 2 with means 60, 62, 64: mean 62, sample standard deviation 2.
@@ -391,6 +393,10 @@ def test_ablation_table_order_and_columns():
     assert full["Mean std"] == pytest.approx(2.0) and full["U.Arms std"] == pytest.approx(2.0)
     assert full["Seeds"] == 3 and full["Experiments"] == "main x-full x-full-s1"
     assert table.iloc[0]["Experiments"] == "x-base-fix" and np.isnan(table.iloc[0]["Mean std"])
+    # Paired with the Baseline of the same seed: only seed 0 has one (65.0), so one pair, no se.
+    assert full["Mean paired"] == pytest.approx(60.0 - 65.0) and np.isnan(full["Mean paired se"])
+    assert full["Paired"] == 1 and table.iloc[1]["Paired"] == 0 and np.isnan(table.iloc[1]["Mean paired"])
+    assert table.iloc[2]["U.Arms paired"] == pytest.approx(62.0 - 66.0)
     wide = ablation_table(rows, extra=True)
     assert wide.iloc[3]["P-MPJPE"] == 31.0 and np.isnan(wide.iloc[3]["3DHP PCK"])
     assert wide.iloc[3]["P-MPJPE std"] == pytest.approx(1.0)
@@ -409,7 +415,9 @@ def test_ablation_command_from_saved_json(tmp_path):
     assert list(table["Method"]) == ["Baseline", "Geo", "Full"]
     assert table["Mean"].tolist() == [71.0, 61.0, 60.0]
     markdown = (tmp_path / "abl/table2.md").read_text()
-    assert "| Baseline | 72.0 | - | 91.0 | - | 61.0 | - | 86.0 | - | 71.0 | - | 1 | table2-baseline |" in markdown
+    assert "| Baseline | 72.0 | - | - | - | 91.0 | - | - | - | 61.0 | - | - | - | 86.0 | - | - | - | 71.0 | - | - | - " \
+           "| 1 | 0 | table2-baseline |" in markdown
+    assert table.set_index("Method").loc["Geo", "Mean paired"] == pytest.approx(61.0 - 71.0)
     assert "skipped table2-broken: failed" in result.output
     (tmp_path / "bad.json").write_text("{not json")
     result = run_cli(tmp_path, ["ablation", "--input", str(tmp_path / "bad.json")])

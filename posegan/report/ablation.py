@@ -49,6 +49,21 @@ VARIANT_DEFAULTS: dict[str, Any] = {
     "model.fix_2d": False,
     "adversarial.init": "pretrain_depth",
 }
+# Options beyond the paper that name a variant when they differ from these values (the CPU
+# defaults of params.yaml), in the order their labels follow the variant's name.
+OPTION_DEFAULTS: dict[str, Any] = {
+    "discriminator.pose_scale": "heatmap",
+    "discriminator.heads": "joint",
+    "discriminator.image_samples": "all",
+    "discriminator.objective": "bce",
+    "discriminator.gradient_penalty": 0.0,
+    "adversarial.lambda": 1.0e-4,
+    "adversarial.d_warmup": 0,
+}
+# Settings of the schedule: a variant and its Baseline differ in none of them.
+SCHEDULE_DEFAULTS: dict[str, Any] = {
+    "adversarial.iterations": 500,
+}
 # Table 2 columns: (metrics key under h36m.limbs, column label).
 TABLE2_COLUMNS: list[tuple[str, str]] = [*((k, LIMB_LABELS[k]) for k in LIMB_GROUPS), ("mean", "Mean")]
 # Optional columns from the other test sets: (dotted metrics key, column label).
@@ -57,6 +72,8 @@ EXTRA_COLUMNS: list[tuple[str, str]] = [
     ("mpii.pckh.mean", "PCKh@0.5 (wild)"),
     ("mpi_inf_3dhp.pck.total", "3DHP PCK"),
     ("mpi_inf_3dhp.auc.total", "3DHP AUC"),
+    ("mpi_inf_3dhp.plausibility.symmetry_error", "cross symmetry"),
+    ("mpii_3d.mpjpe", "wild 3D MPJPE"),
 ]
 
 
@@ -92,16 +109,45 @@ def sources_label(sources: Any) -> str:
     return f"Adv. ({'+'.join(canonical)})"
 
 
+def _option_label(key: str, value: Any) -> str:
+    """How a non-default option reads in a variant's name."""
+    short = key.split(".", 1)[1]
+    if key == "discriminator.gradient_penalty":
+        return f"penalty {float(value):g}"
+    if key == "adversarial.lambda":
+        return f"lambda {float(value):g}"
+    if key == "adversarial.d_warmup":
+        return f"D warm-up {int(value)}"
+    if key == "adversarial.iterations":
+        return f"{int(value)} it"
+    return f"{short.replace('_', ' ')} {value}"
+
+
+def _differs(value: Any, default: Any) -> bool:
+    if isinstance(default, (int, float)) and not isinstance(default, bool):
+        try:
+            return float(value) != float(default)
+        except (TypeError, ValueError):
+            return True
+    return str(value) != str(default)
+
+
 def variant_name(params: Mapping[str, Any]) -> str:
     """The paper's name of the variant that `params` (a params.yaml dict) trains.
 
-    Baseline / Map / Geo / Full, with "(fix 2D)" and "(w/o pretrain)" qualifiers; keys that
-    are absent take their defaults (`VARIANT_DEFAULTS`).
+    Baseline / Map / Geo / Full, with "(fix 2D)" and "(w/o pretrain)" qualifiers, then (for an
+    adversarial variant) each option beyond the paper that differs from `OPTION_DEFAULTS`, then a
+    schedule other than `SCHEDULE_DEFAULTS`; keys that are absent take their defaults.
     """
     value = {key: lookup(params, key, default) for key, default in VARIANT_DEFAULTS.items()}
     enabled = _flag(value["adversarial.enabled"], "adversarial.enabled")
     name = sources_label(value["discriminator.sources"]) if enabled else "Baseline"
     qualifiers = []
+    options = OPTION_DEFAULTS if enabled else {}
+    for key, default in {**options, **SCHEDULE_DEFAULTS}.items():
+        setting = lookup(params, key, default)
+        if _differs(setting, default):
+            qualifiers.append(_option_label(key, setting))
     if _flag(value["model.fix_2d"], "model.fix_2d"):
         qualifiers.append("fix 2D")
     if str(value["adversarial.init"]) == "pretrain_2d":
@@ -109,6 +155,13 @@ def variant_name(params: Mapping[str, Any]) -> str:
     elif str(value["adversarial.init"]) != "pretrain_depth":
         qualifiers.append(f"init {value['adversarial.init']}")
     return f"{name} ({', '.join(qualifiers)})" if qualifiers else name
+
+
+def baseline_name(params: Mapping[str, Any]) -> str:
+    """The name of the Baseline that a variant is paired with: the same model, initialisation
+    and schedule, with adversarial learning off."""
+    section = dict(params.get("adversarial") or {})
+    return variant_name({**params, "adversarial": {**section, "enabled": False}})
 
 
 # --------------------------------------------------------------------------- dvc exp show
@@ -131,6 +184,10 @@ class ExperimentRow:
     @property
     def variant(self) -> str:
         return variant_name(self.params)
+
+    @property
+    def baseline(self) -> str:
+        return baseline_name(self.params)
 
 
 def _file_data(data: Mapping[str, Any], section: str, path: str) -> dict[str, Any] | None:
@@ -238,12 +295,16 @@ def ablation_table(rows: Sequence[ExperimentRow], extra: bool = False):
 
     The experiments of one variant (the same params but the training `seed`) are pooled:
     each value column holds their mean and `<column> std` their standard deviation (ddof 1;
-    NaN for a single seed), so that a difference between variants can be judged against seed
-    noise. The same run listed twice (a commit and the experiment it came from: same variant,
-    seed and metrics) counts once. Columns: Method, U.Arms, L.Arms, U.Legs, L.Legs, Mean (mm,
-    Protocol #1; Mean = all-joint MPJPE), [the `EXTRA_COLUMNS` if extra], each followed by its
-    std, then Seeds (how many), Experiments (their names). A row without h36m limb metrics
-    raises ValueError naming the experiment.
+    NaN for a single seed). Variants of one seed share its pretrained model, so they are also
+    compared pair by pair: `<column> paired` is the mean over seeds of (the variant's value -
+    its Baseline's value at the same seed; `baseline_name`) and `<column> paired se` its
+    standard error (std ddof 1 / sqrt(pairs); NaN for one pair, and both NaN where no seed has
+    the Baseline). The same run listed twice (a commit and the experiment it came from: same
+    variant, seed and metrics) counts once. Columns: Method, U.Arms, L.Arms, U.Legs, L.Legs,
+    Mean (mm, Protocol #1; Mean = all-joint MPJPE), [the `EXTRA_COLUMNS` if extra], each
+    followed by its std, paired and paired se, then Seeds (how many), Paired (how many seeds
+    have the Baseline too), Experiments (their names). A row without h36m limb metrics raises
+    ValueError naming the experiment.
     """
     import numpy as np
     import pandas as pd
@@ -259,20 +320,32 @@ def ablation_table(rows: Sequence[ExperimentRow], extra: bool = False):
             raise ValueError(f"experiment {row.label}: {METRICS_FILE} has no h36m.limbs "
                              f"{[k for k, _ in TABLE2_COLUMNS]} (re-run its evaluate stage)")
         values = tuple(_number(lookup(row.metrics, key)) for key, _ in columns)
-        key = (row.variant, lookup(row.params, "seed", 0), tuple(None if v != v else v for v in values))  # NaN-safe
-        runs.setdefault(key, {"values": values, "names": []})["names"].append(row.label)
+        seed = lookup(row.params, "seed", 0)
+        key = (row.variant, seed, tuple(None if v != v else v for v in values))  # NaN-safe
+        run = runs.setdefault(key, {"values": values, "names": [], "seed": seed, "baseline": row.baseline})
+        run["names"].append(row.label)
 
     by_variant: dict[str, list[dict]] = {}
     for (variant, _, _), run in runs.items():
         by_variant.setdefault(variant, []).append(run)
+    # Each seed's Baseline values (the first run listed where a seed has several).
+    baselines = {(variant, run["seed"]): np.array(run["values"], dtype=np.float64)
+                 for variant, group in by_variant.items() for run in reversed(group)}
     records = []
     for variant, group in by_variant.items():
         values = np.array([run["values"] for run in group], dtype=np.float64)
+        pairs = [np.array(run["values"], dtype=np.float64) - baselines[(run["baseline"], run["seed"])]
+                 for run in group if (run["baseline"], run["seed"]) in baselines and run["baseline"] != variant]
+        diffs = np.array(pairs).reshape(len(pairs), len(columns))
         record: dict[str, Any] = {"Method": variant}
         for k, (_, label) in enumerate(columns):
             record[label] = float(np.mean(values[:, k]))
             record[f"{label} std"] = float(np.std(values[:, k], ddof=1)) if len(group) > 1 else float("nan")
+            record[f"{label} paired"] = float(np.mean(diffs[:, k])) if len(pairs) else float("nan")
+            record[f"{label} paired se"] = (float(np.std(diffs[:, k], ddof=1) / np.sqrt(len(pairs)))
+                                            if len(pairs) > 1 else float("nan"))
         record["Seeds"] = len(group)
+        record["Paired"] = len(pairs)
         record["Experiments"] = " ".join(sorted(min(run["names"]) for run in group))
         records.append(record)
 
