@@ -40,13 +40,12 @@ from pathlib import Path
 
 import click
 import torch
-import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from posegan.atomic_files import write_json_atomic  # noqa: E402
-from posegan.config import ParamsFile  # noqa: E402
+from posegan.config import ParamsFile, load_yaml  # noqa: E402
 from posegan.data.schema import PreparedData, prepared_path, read_prepared  # noqa: E402
 from posegan.device import RuntimeSettings, resolve_device  # noqa: E402
 from posegan.losses import LossSettings  # noqa: E402
@@ -217,7 +216,7 @@ def run_stage(stage: str, params: ParamsFile, prepared: Path, scratch: Path, war
 def main(params_path: str, configs: str, stages: str, device_name_: str, iterations: int, warmup: int,
          overrides: tuple[str, ...], out_path: str | None) -> None:
     device = resolve_device(device_name_)
-    base = yaml.safe_load(Path(params_path).read_text())
+    base = ParamsFile.read(params_path).raw
     records = []
     with tempfile.TemporaryDirectory(prefix="bench-train-") as scratch:
         scratch = Path(scratch)
@@ -231,7 +230,7 @@ def main(params_path: str, configs: str, stages: str, device_name_: str, iterati
                 key, sep, value = item.partition("=")
                 if not sep:
                     raise click.BadParameter(f"expected KEY=VALUE, got {item!r}", param_hint="--set")
-                set_dotted(raw, key.strip(), yaml.safe_load(value))
+                set_dotted(raw, key.strip(), load_yaml(value, f"--set {item}"))
             params = ParamsFile(Path(params_path).with_name(f"{config}.yaml"), raw)
             prepared = prepared_data(params, scratch, lambda m: click.echo(m, err=True))
             for stage in stages.split(","):

@@ -26,6 +26,8 @@ import click
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+from posegan.config import load_yaml  # noqa: E402  (the params loader: 1e-4 is a number)
 
 
 def git(*args: str, cwd: Path = ROOT) -> str:
@@ -44,7 +46,7 @@ def prepare_worktree(rev: str, folder: Path) -> Path:
 
 
 def run_stage(tree: Path, stage: str, iterations: int) -> dict:
-    params = yaml.safe_load((tree / "params.yaml").read_text())
+    params = load_yaml((tree / "params.yaml").read_text(), str(tree / "params.yaml"))
     params[stage]["iterations"] = iterations
     params[stage]["val_every"] = 10 * iterations
     params[stage]["checkpoint_every"] = 10 * iterations

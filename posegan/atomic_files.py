@@ -8,6 +8,10 @@ file is removed and the previous file, if any, stays as it was.
         tmp.write_text(text)
     write_text_atomic("metrics/headline.json", text)
     write_json_atomic("metrics/pretrain_2d.json", summary)
+
+A process that is killed with SIGKILL cannot clean up and may leave a `.tmp` file; SIGTERM
+(the polite kill) is turned into an exception by `exit_on_sigterm`, so the temporary file is
+removed as on any other error.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import signal
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -62,3 +67,14 @@ def write_text_atomic(path: str | os.PathLike, text: str) -> None:
 def write_json_atomic(path: str | os.PathLike, data: Any, sort_keys: bool = False) -> None:
     """`data` as indented JSON (with a final newline) in `path`, all at once."""
     write_text_atomic(path, json.dumps(data, indent=2, sort_keys=sort_keys) + "\n")
+
+
+def exit_on_sigterm() -> None:
+    """From now on SIGTERM raises SystemExit(143) in the main thread, so that `replacing` blocks
+    remove their temporary files (Python's default action ends the process without running
+    them). Call it from a command's entry point."""
+
+    def raise_exit(signum, frame):
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, raise_exit)

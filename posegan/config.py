@@ -9,6 +9,12 @@ of `posegan.settings` (`build`), or by the class's own `from_section(block, file
 section needs more (e.g. `DataSettings`, whose synthetic sizes take the crop side from
 `data.image_size`). Messages name the file actually read and the full key. Keys that moved
 (`MOVED_KEYS`) get a message saying where they went.
+
+Numbers are read as people and `dvc exp run -S` write them (`ParamsLoader`): PyYAML follows
+YAML 1.1, where a float needs a dot and a signed exponent (`1e-4` and DVC's `1e-05` would be
+strings); the loader also takes YAML 1.2's floats (`1e-4`, `1e-05`, `1E5`, `-.5`) besides
+1.1's (`.5`, `1_000`). A top-level key outside `SECTIONS` stops the run like any unknown key,
+and a YAML syntax error names its line.
 """
 
 from __future__ import annotations
@@ -16,11 +22,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, TypeVar
 
+import re
+
 import yaml
 
 from posegan.settings import ParamsError, build
 
-__all__ = ["MOVED_KEYS", "ParamsError", "ParamsFile"]
+__all__ = ["MOVED_KEYS", "ParamsError", "ParamsFile", "ParamsLoader", "SECTIONS", "load_yaml"]
 
 Settings = TypeVar("Settings")
 
@@ -31,6 +39,34 @@ MOVED_KEYS = {
     ("model", "amp"): "runtime.amp",
     ("model", "threads"): "runtime.threads",
 }
+
+# Every top-level key of params.yaml (each stage reads some of them; a file may leave some out).
+SECTIONS = ("seed", "data", "loss", "model", "runtime", "discriminator", "pretrain_2d", "pretrain_depth",
+            "adversarial", "evaluate")
+
+
+class ParamsLoader(yaml.SafeLoader):
+    """yaml.SafeLoader that also reads YAML 1.2 floats: an exponent without a dot or without a
+    sign (`1e-4`, `1e-05` as DVC writes -S overrides, `2E5`) and a signed leading dot (`-.5`)."""
+
+
+ParamsLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9][0-9_]*)[eE][-+]?[0-9]+$"
+               r"|^[-+]\.[0-9][0-9_]*$"),
+    list("-+0123456789."))
+
+
+def load_yaml(text: str, name: str) -> object:
+    """The YAML document `text` (from the file `name`) read with `ParamsLoader`; ParamsError
+    naming the line and column of a syntax error."""
+    try:
+        return yaml.load(text, Loader=ParamsLoader)
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None) or getattr(err, "context_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        what = getattr(err, "problem", None) or (str(err).strip().splitlines() or [type(err).__name__])[0]
+        raise ParamsError(f"{name}: not valid YAML{where} ({what})") from err
 
 
 class ParamsFile:
@@ -46,13 +82,12 @@ class ParamsFile:
         path = Path(path)
         if not path.exists():
             raise ParamsError(f"{path}: params file not found")
-        try:
-            raw = yaml.safe_load(path.read_text())
-        except yaml.YAMLError as err:
-            first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-            raise ParamsError(f"{path}: not valid YAML ({first})") from err
+        raw = load_yaml(path.read_text(), str(path))
         if not isinstance(raw, dict):
             raise ParamsError(f"{path}: expected a mapping of sections at the top level")
+        unknown = sorted((key for key in raw if key not in SECTIONS), key=str)
+        if unknown:
+            raise ParamsError(f"{path}: unknown top-level key {unknown[0]} (expected one of: {', '.join(SECTIONS)})")
         return cls(path, raw)
 
     @property

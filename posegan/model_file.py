@@ -10,10 +10,14 @@ checks one and `load_model` / `load_generator_weights` load one. Files are read 
 Files written before `image_size` was stored: `image_size` falls back to the pipeline's
 default `data.image_size` (128). Files written before the runtime keys left the `model`
 section hold device, amp and threads in `model_params`; they are ignored.
+
+`load_model`'s info also holds the file's `md5` (the hash DVC records for it in dvc.lock), so
+that results can name the exact weights: `dvc exp run` overwrites models/<stage>.pt.
 """
 
 from __future__ import annotations
 
+import hashlib
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -27,6 +31,10 @@ from posegan.errors import PoseganError
 DEFAULT_IMAGE_SIZE = 128     # params.yaml data.image_size default
 HEATMAP_STRIDE = 4           # the hourglass's stem downsamples by 4 (data.heatmap_stride)
 EXPECTED = "a posegan model file (models/<stage>.pt written by a training stage: keys 'generator' and 'model_params')"
+
+
+# The stage whose model files have an untrained depth regressor (it trains the 2D module only).
+NO_DEPTH_STAGE = "pretrain_2d"
 
 
 class ModelFileError(PoseganError, ValueError):
@@ -91,7 +99,22 @@ def load_model(path: str | Path, device: torch.device | str = "cpu") -> tuple[Ge
     info = {k: v for k, v in payload.items() if k not in ("generator", "discriminator")}
     info["path"] = str(path)
     info["image_size"] = image_size(payload)
+    info["md5"] = file_md5(path)
     return generator, info
+
+
+def file_md5(path: str | Path) -> str:
+    """The MD5 of a file's bytes, as DVC computes it for dvc.lock."""
+    digest = hashlib.md5()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def depth_trained(info: dict[str, Any]) -> bool:
+    """Whether the model file's depth regressor was trained (not a pretrain_2d file)."""
+    return info.get("stage") != NO_DEPTH_STAGE
 
 
 def image_size(payload: dict[str, Any]) -> int:

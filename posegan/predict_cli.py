@@ -19,12 +19,23 @@ from pathlib import Path
 
 import click
 
-from posegan.model_file import HEATMAP_STRIDE, ModelFileError, load_model
+from posegan.atomic_files import exit_on_sigterm
+from posegan.errors import PoseganError
+from posegan.model_file import HEATMAP_STRIDE, depth_trained, load_model
+from posegan.output_paths import check_output_path
+
+
+# Where `posegan predict` writes by default: a folder no DVC stage owns (git-ignored).
+DEFAULT_OUT = "outputs/predict"
 
 
 def _fail(message: str) -> None:
     click.echo(f"error: {message}", err=True)
     sys.exit(1)
+
+
+def _warn(message: str) -> None:
+    click.echo(f"warning: {message}", err=True)
 
 
 @click.group()
@@ -41,20 +52,25 @@ def posegan() -> None:
 @click.option("--coco", "coco_path", type=click.Path(dir_okay=False),
               help="COCO-style JSON: 'images' (file_name, id) and person 'annotations' (bbox [x,y,w,h], "
                    "optional keypoints)")
-@click.option("--out", "out_dir", default="predictions/photos", show_default=True, type=click.Path(file_okay=False),
-              help="folder for <image stem>_<person>.json and .png")
+@click.option("--out", "out_dir", default=DEFAULT_OUT, show_default=True, type=click.Path(file_okay=False),
+              help="folder for <image stem>_<person>.json and .png (not inside a DVC stage's output)")
 @click.option("--image-size", type=int, default=None,
               help="crop side the model was trained at (default: the model file's, else 128)")
 @click.option("--no-figure", is_flag=True, help="write the JSON only")
 @click.option("--threads", type=int, default=1, show_default=True,
               help="torch CPU threads (one image at a time is fastest on one thread; 0: torch's default)")
 @click.option("--progress/--no-progress", default=None, help="progress bar (default: when a folder is given)")
-def predict(model, images, boxes, coco_path, out_dir, image_size, no_figure, threads, progress) -> None:
+@click.option("--stop-on-error", is_flag=True,
+              help="stop at the first image that fails (default: report it, go on, exit 1 at the end)")
+def predict(model, images, boxes, coco_path, out_dir, image_size, no_figure, threads, progress,
+            stop_on_error) -> None:
     """3D poses of the people in IMAGES (files or folders).
 
     The person box comes from --box, from --coco, or is the whole image. Writes per person
     OUT/<stem>_<k>.json (2D joints in original-image pixels, the root-relative 3D pose in mm,
-    joint names, the model) and OUT/<stem>_<k>.png (2D overlay beside the 3D skeleton).
+    joint names, the model and its MD5) and OUT/<stem>_<k>.png (2D overlay beside the 3D
+    skeleton). An image that fails (unreadable, a bad box, not in --coco) is reported on its
+    own line and skipped; the exit status is 1 if any failed.
     """
     import torch
     from tqdm import tqdm
@@ -72,26 +88,31 @@ def predict(model, images, boxes, coco_path, out_dir, image_size, no_figure, thr
         parsed = [pi.parse_box(b) for b in boxes]
         coco = pi.read_coco(coco_path) if coco_path else None
         files, folder = pi.list_images(list(images))
+        check_output_path(out_dir, "--out", folder=True)
         generator, info = load_model(model)
-    except (pi.InputError, ModelFileError) as err:
+    except PoseganError as err:
         _fail(str(err))
-    size = image_size or info["image_size"]
-    if size % 64:
-        _fail(f"--image-size {size}: the hourglass needs a multiple of 64")
-    if coco is not None:
-        missing = [f for f in files if f.name not in coco]
-        if missing:
-            _fail(f"{missing[0]}: not listed in {coco_path}'s 'images' (expected an entry with file_name "
-                  f"{missing[0].name!r})")
+    size = _image_size(image_size, info, model)
+    with_3d = depth_trained(info)
+    if not with_3d:
+        _warn(f"{model}: a model file of stage {info.get('stage')}, whose depth regressor is untrained: no 3D "
+              "pose is written (joints_3d_mm null); use models/pretrain_depth.pt or models/adversarial.pt")
     out = Path(out_dir)
     try:
-        out.mkdir(parents=True, exist_ok=True)
+        created = _make_folder(out)
     except OSError as err:
         _fail(f"{out}: cannot create the output folder ({err.strerror or err})")
+
+    def report(line: str) -> None:        # its own line, above the progress bar
+        tqdm.write(line, file=sys.stderr)
+
     show = folder if progress is None else progress
-    written, people_total, seconds, timed = 0, 0, 0.0, 0
+    written, people_total, seconds, timed, failed, done = 0, 0, 0.0, 0, 0, 0
     for path in tqdm(files, desc="predict", unit="image", disable=not show, file=sys.stderr):
         try:
+            if coco is not None and path.name not in coco:
+                raise pi.InputError(f"{path}: not listed in {coco_path}'s 'images' (expected an entry with "
+                                    f"file_name {path.name!r}); skipped")
             image = pi.read_image(path)
             height, width = image.shape[:2]
             if coco is not None:
@@ -103,26 +124,68 @@ def predict(model, images, boxes, coco_path, out_dir, image_size, no_figure, thr
             for person in people:
                 pi.check_box(person.box, width, height, path, person.source)
         except pi.InputError as err:
-            _fail(str(err))
+            report(f"error: {err}")
+            failed += 1
+            if stop_on_error:
+                break
+            continue
+        for person in people:
+            warning = pi.crop_warning(person.box, path, person.source, size)
+            if warning:
+                report(f"warning: {warning}")
         start = time.perf_counter()
         results = pi.estimate(generator, image, people, size, HEATMAP_STRIDE)
         if timed or len(files) == 1:     # the first call also pays the start-up of torch's kernels
             seconds += time.perf_counter() - start
         timed += 1
+        done += 1
         people_total += len(results)
         for k, result in enumerate(results):
             stem = out / f"{path.stem}_{k}"
             if not no_figure:
                 title = f"{path.name} person {k}  |  {Path(model).name} ({info.get('stage')}, it {info.get('iteration')})"
-                pi.write_figure(pi.figure(image, result, title), stem.with_suffix(".png"))
-            pi.write_json(pi.record(result, path, image.shape, info, size, HEATMAP_STRIDE), stem.with_suffix(".json"))
+                pi.write_figure(pi.figure(image, result, title, with_3d), stem.with_suffix(".png"))
+            pi.write_json(pi.record(result, path, image.shape, info, size, HEATMAP_STRIDE, with_3d),
+                          stem.with_suffix(".json"))
             written += 1
         if not results:
-            click.echo(f"{path}: no person annotated in {coco_path}; nothing written", err=True)
-    per_image = seconds / max(len(files) - 1, 1)
-    click.echo(f"predict: {people_total} person(s) in {len(files)} image(s) -> {out}/ "
-               f"(crop + network + decoding {per_image * 1000:.0f} ms per image"
-               + (", including start-up)" if len(files) == 1 else ", first image not counted)"))
+            report(f"{path}: no person annotated in {coco_path}; nothing written")
+    if not written:
+        _remove_empty(created)
+    if done:
+        per_image = seconds / max(done - 1, 1)
+        click.echo(f"predict: {people_total} person(s) in {done} image(s) -> {out}/ "
+                   f"(crop + network + decoding {per_image * 1000:.0f} ms per image"
+                   + (", including start-up)" if done == 1 else ", first image not counted)"))
+    if failed:
+        stopped = " (stopped there: --stop-on-error)" if stop_on_error else ""
+        _fail(f"{failed} of {len(files)} image(s) failed, each named above{stopped}; "
+              f"{written} person file(s) written")
+
+
+def _image_size(option: int | None, info: dict, model: str) -> int:
+    """The crop side to run at: --image-size, else the model's; a warning when they differ."""
+    size = option or info["image_size"]
+    if size % 64:
+        _fail(f"--image-size {size}: the hourglass needs a multiple of 64")
+    if size != info["image_size"]:
+        _warn(f"--image-size {size}: {model} was trained on {info['image_size']}-px crops; other sizes give "
+              "poorer poses")
+    return size
+
+
+def _make_folder(folder: Path) -> list[Path]:
+    """Create `folder` and its missing parents; return the ones created, deepest first."""
+    created = [p for p in [folder, *folder.parents] if not p.exists()]
+    folder.mkdir(parents=True, exist_ok=True)
+    return created
+
+
+def _remove_empty(created: list[Path]) -> None:
+    """Remove the folders `_make_folder` created if they are (still) empty."""
+    for folder in created:
+        if folder.is_dir() and not any(folder.iterdir()):
+            folder.rmdir()
 
 
 @posegan.command()
@@ -142,15 +205,25 @@ def export(model, fmt, out_path, outputs, input_kind, image_size, check) -> None
     """Export the generator of MODEL (see posegan/export.py for inputs and outputs)."""
     from posegan.export import export_model, parity
 
-    try:
-        generator, info = load_model(model)
-    except ModelFileError as err:
-        _fail(str(err))
-    size = image_size or info["image_size"]
     target = Path(out_path) if out_path else Path(model).with_suffix(".onnx" if fmt == "onnx" else ".ts.pt")
+    try:
+        check_output_path(target, "--out")
+        generator, info = load_model(model)
+    except PoseganError as err:
+        _fail(str(err))
+    size = _image_size(image_size, info, model)
+    if not depth_trained(info):
+        _warn(f"{model}: a model file of stage {info.get('stage')}, whose depth regressor is untrained: "
+              "the exported depth output means nothing")
     if fmt == "onnx" and info["model_params"].get("depth_pooling", "global") == "grid" and size % 128:
         _fail(f"{model}: ONNX cannot express the depth regressor's 4 x 4 grid pooling at image size {size} "
               "(its last map must be a multiple of 4 wide: use an image size that is a multiple of 128)")
+    if fmt == "onnx":
+        try:
+            import onnx  # noqa: F401
+        except ImportError:
+            _fail("--format onnx needs the onnx package, which is not installed: pip install -e '.[export]' "
+                  "(the export extra: onnx and onnxruntime)")
     try:
         export_model(generator, target, fmt, size, input_kind, outputs)
     except Exception as err:  # noqa: BLE001 - the exporters raise many types; report one line
@@ -176,24 +249,40 @@ def export(model, fmt, out_path, outputs, input_kind, image_size, check) -> None
               show_default=True, help="test set to score (its prepared file must exist)")
 @click.option("--prepared-dir", default="data/prepared", show_default=True, type=click.Path(file_okay=False))
 @click.option("--out", "out_path", type=click.Path(dir_okay=False), default=None,
-              help="also write the scores as JSON here")
+              help="also write the scores as JSON here (not inside a DVC stage's output)")
 @click.option("--batch-size", default=32, show_default=True, type=int)
 def evaluate(model, which, prepared_dir, out_path, batch_size) -> None:
     """Score MODEL on one prepared test set (e.g. your MPI-INF-3DHP test set alone)."""
     from posegan.evaluate import TEST_SETS, rounded
     from posegan.scoring import score_cross, score_lab, score_wild
     from posegan.data.dataset import PoseDataset
-    from posegan.data.schema import prepared_path, read_prepared
+    from posegan.data.schema import prepared_path, read_prepared, validate
+    from posegan.errors import InputDataError
     from posegan.predict import predict as run
 
+    if batch_size < 1:
+        _fail(f"--batch-size {batch_size}: expected an integer >= 1")
+    try:
+        if out_path:
+            check_output_path(out_path, "--out")
+    except PoseganError as err:
+        _fail(str(err))
     path = prepared_path(prepared_dir, *TEST_SETS[which])
     if not path.exists():
         _fail(f"{path}: prepared test file not found; prepare it first (data.source: real with "
               f"data.real.{which}_root set, then python -m stages.preprocess; see docs/real-datasets.md)")
     try:
+        attrs = validate(path)
+        if (attrs["dataset"], attrs["split"]) != TEST_SETS[which]:
+            raise InputDataError(f"{path}: its attributes say dataset {attrs['dataset']!r}, split {attrs['split']!r}; "
+                                 f"--set {which} scores {TEST_SETS[which][0]!r}, split {TEST_SETS[which][1]!r} "
+                                 "(prepare the right file, or choose the matching --set)")
         generator, info = load_model(model)
-    except ModelFileError as err:
+    except PoseganError as err:
         _fail(str(err))
+    if which != "mpii" and not depth_trained(info):
+        _warn(f"{model}: a model file of stage {info.get('stage')}, whose depth regressor is untrained: "
+              "its 3D scores measure nothing")
     dataset = PoseDataset(path, HEATMAP_STRIDE)
     pred = run(generator, dataset, batch_size=batch_size)
     labels, attrs = read_prepared(path)
@@ -203,17 +292,18 @@ def evaluate(model, which, prepared_dir, out_path, batch_size) -> None:
         scores = score_lab(pred["joints_3d"], labels, list(attrs["action_names"]))
     else:
         scores = score_wild(pred["joints_2d"], labels, dataset.image_size)
-    result = {"model": {"path": str(model), "stage": info.get("stage"), "iteration": info.get("iteration")},
+    result = {"model": {"path": str(model), "stage": info.get("stage"), "iteration": info.get("iteration"),
+                        "md5": info.get("md5")},
               "set": which, "file": str(path), **rounded(scores)}
     if out_path:
         from posegan.predict_images import write_json
 
-        Path(out_path).parent.mkdir(parents=True, exist_ok=True)
         write_json(result, out_path)
     click.echo(json.dumps(result, indent=2))
 
 
 def main() -> None:
+    exit_on_sigterm()      # a SIGTERM removes the .tmp file being written, as any error does
     posegan()
 
 

@@ -17,6 +17,12 @@ pose is scaled so that the mean of its 15 bone lengths equals that of the averag
 of the synthetic benchmark's body model (`REFERENCE_BONE_MM`, 284.4 mm). So the 3D pose has
 the right shape and a typical adult's size; its absolute position (the root's depth) is
 unknown, and a child or a very tall person comes out adult-sized.
+
+Doubtful inputs: an image under `MIN_IMAGE_SIDE` pixels on a side or a box under
+`MIN_BOX_SIDE` pixels on a side is refused (InputError: nothing a pose could be read from);
+a crop under `MIN_CROP_SIDE` original pixels is accepted with a warning (`crop_warning`: it is
+upsampled many times to the model's crop side). A model file of stage pretrain_2d has an
+untrained depth regressor: its records hold no 3D pose (`record(..., with_3d=False)`).
 """
 
 from __future__ import annotations
@@ -39,10 +45,17 @@ from posegan.atomic_files import replacing
 from posegan.errors import PoseganError
 
 CROP_MARGIN = 1.25
+MIN_IMAGE_SIDE = 32     # px: smaller images are refused
+MIN_BOX_SIDE = 4        # px: smaller boxes are refused
+MIN_CROP_SIDE = 32      # px of the original image: smaller crops get a warning
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
 ABSOLUTE_DEPTH_NOTE = ("Absolute depth is unknown: the model file has no camera, so joints_3d_mm is root-relative "
                        "(pelvis at 0) and scaled so that the mean bone length is that of an average adult "
                        "(see 'scale').")
+
+
+NO_DEPTH_NOTE = ("No 3D pose: the model file is from stage pretrain_2d, whose depth regressor is untrained; use "
+                 "models/pretrain_depth.pt or models/adversarial.pt for 3D.")
 
 
 class InputError(PoseganError, ValueError):
@@ -82,12 +95,17 @@ def read_image(path: str | Path) -> np.ndarray:
     path = Path(path)
     try:
         with Image.open(path) as img:
-            return np.asarray(img.convert("RGB"))
+            image = np.asarray(img.convert("RGB"))
     except FileNotFoundError as err:
         raise InputError(f"{path}: image not found") from err
     except (UnidentifiedImageError, OSError, ValueError) as err:
         raise InputError(f"{path}: not a readable image (expected a JPEG, PNG or other format Pillow decodes; "
                          f"{type(err).__name__})") from err
+    height, width = image.shape[:2]
+    if min(height, width) < MIN_IMAGE_SIDE:
+        raise InputError(f"{path}: image is {width} x {height} pixels; expected at least {MIN_IMAGE_SIDE} on "
+                         "each side (too small to read a pose from)")
+    return image
 
 
 def parse_box(text: str) -> tuple[float, float, float, float]:
@@ -109,9 +127,21 @@ def check_box(box, width: int, height: int, image: str | Path, source: str) -> N
     x, y, w, h = box
     if not (w > 0 and h > 0):
         raise InputError(f"{image}: box {list(box)} from {source} has no area (expected x,y,w,h with w, h > 0)")
+    if min(w, h) < MIN_BOX_SIDE:
+        raise InputError(f"{image}: box {list(box)} from {source} is {w:g} x {h:g} pixels; expected at least "
+                         f"{MIN_BOX_SIDE} on each side")
     if x >= width or y >= height or x + w <= 0 or y + h <= 0:
         raise InputError(f"{image}: box {list(box)} (x,y,w,h) from {source} lies outside the image "
                          f"({width} x {height} pixels)")
+
+
+def crop_warning(box, image: str | Path, source: str, image_size: int) -> str | None:
+    """A warning when the box's crop is under MIN_CROP_SIDE original pixels, else None."""
+    _, side = box_crop(box)
+    if side >= MIN_CROP_SIDE:
+        return None
+    return (f"{image}: the crop of box {list(box)} from {source} is {side:.0f} px, upsampled to {image_size}: "
+            "expect a poor pose")
 
 
 def box_crop(box, margin: float = CROP_MARGIN) -> tuple[np.ndarray, float]:
@@ -227,14 +257,15 @@ def estimate(generator: Generator, image: np.ndarray, people: list[Person], imag
 
 
 def record(result: PersonResult, image_path: str | Path, image_shape, model_info: dict[str, Any],
-           image_size: int, stride: int = 4) -> dict[str, Any]:
-    """The JSON written for one person."""
+           image_size: int, stride: int = 4, with_3d: bool = True) -> dict[str, Any]:
+    """The JSON written for one person. with_3d=False (a model without a trained depth
+    regressor): the 3D fields are null and the note says why."""
     r = result
 
     def rows(a, digits):
         return [[round(float(v), digits) for v in row] for row in np.asarray(a)]
 
-    return {
+    data = {
         "image": str(image_path),
         "image_width": int(image_shape[1]),
         "image_height": int(image_shape[0]),
@@ -245,7 +276,8 @@ def record(result: PersonResult, image_path: str | Path, image_shape, model_info
                  "convention": "square centred on the box, side = margin x its longer side; centre and side "
                                "on pixel edges as in posegan.camera"},
         "model": {"path": model_info.get("path"), "stage": model_info.get("stage"),
-                  "iteration": model_info.get("iteration"), "model_params": model_info.get("model_params")},
+                  "iteration": model_info.get("iteration"), "md5": model_info.get("md5"),
+                  "model_params": model_info.get("model_params")},
         "joint_names": list(JOINT_NAMES),
         "root_joint": JOINT_NAMES[ROOT],
         "joints_2d": rows(r.joints_2d, 2),
@@ -263,12 +295,16 @@ def record(result: PersonResult, image_path: str | Path, image_shape, model_info
         "root_depth": "unknown",
         "note": ABSOLUTE_DEPTH_NOTE,
     }
+    if not with_3d:
+        data.update(joints_3d_mm=None, depth_heatmap_px=None, scale=None, note=NO_DEPTH_NOTE)
+    return data
 
 
 # --------------------------------------------------------------------------- outputs
 
-def figure(image: np.ndarray, result: PersonResult, title: str):
-    """The 2D overlay (crop region of the original image) beside the 3D skeleton."""
+def figure(image: np.ndarray, result: PersonResult, title: str, with_3d: bool = True):
+    """The 2D overlay (crop region of the original image) beside the 3D skeleton (the overlay
+    alone when not with_3d)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -277,8 +313,8 @@ def figure(image: np.ndarray, result: PersonResult, title: str):
 
     from posegan.report.figures import draw_skeleton_2d, draw_skeleton_3d
 
-    fig = plt.figure(figsize=(7.2, 3.8))
-    ax = fig.add_subplot(1, 2, 1)
+    fig = plt.figure(figsize=(7.2, 3.8) if with_3d else (3.8, 3.8))
+    ax = fig.add_subplot(1, 2 if with_3d else 1, 1)
     ax.imshow(image, interpolation="bilinear")
     x, y, w, h = result.person.box
     ax.add_patch(Rectangle((x - 0.5, y - 0.5), w, h, fill=False, ec="#00d084", lw=1.0, ls=":"))
@@ -295,9 +331,10 @@ def figure(image: np.ndarray, result: PersonResult, title: str):
     ax.set_xticks([])
     ax.set_yticks([])
     ax.set_title("2D (crop region)", fontsize=9)
-    ax3 = fig.add_subplot(1, 2, 2, projection="3d")
-    draw_skeleton_3d(ax3, result.pose_mm, unit="mm")
-    ax3.set_title("3D, root-relative (mm, adult-scaled)", fontsize=9)
+    if with_3d:
+        ax3 = fig.add_subplot(1, 2, 2, projection="3d")
+        draw_skeleton_3d(ax3, result.pose_mm, unit="mm")
+        ax3.set_title("3D, root-relative (mm, adult-scaled)", fontsize=9)
     fig.suptitle(title, fontsize=9)
     fig.tight_layout()
     return fig

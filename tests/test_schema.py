@@ -86,3 +86,34 @@ def test_missing_and_non_hdf5_files(tmp_path):
 
 def test_every_field_has_a_known_dtype():
     assert {dtype for dtype, _ in FIELDS.values()} <= {"uint8", "float32", "bool", "int32"}
+
+
+WRITE_SPLIT = """
+import sys
+import numpy as np
+from posegan.data.schema import PreparedWriter
+params = {"seed": 0, "image_size": 8, "synthetic": {"wild_train": 5, "cross_test": 7}}
+if sys.argv[2] == "reversed":      # the same params, built in another order
+    params = {"synthetic": {"cross_test": 7, "wild_train": 5}, "image_size": 8, "seed": 0}
+rng = np.random.default_rng(0)
+with PreparedWriter(sys.argv[1], 5, 8, dataset="mpii", split="train", source="synthetic", params=params,
+                    action_names=["a", "b"]) as w:
+    w.write(slice(None), images=rng.integers(0, 255, (5, 8, 8, 3), dtype=np.uint8),
+            joints_2d=rng.normal(size=(5, 16, 2)).astype(np.float32))
+"""
+
+
+def test_the_same_split_gives_the_same_bytes_in_separate_processes(tmp_path):
+    """No timestamps or per-run metadata: two processes, more than a second apart (HDF5's
+    object times have one-second resolution), write byte-identical files."""
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    paths = [tmp_path / "first.h5", tmp_path / "second.h5"]
+    for path, order in zip(paths, ["given", "reversed"]):
+        subprocess.run([sys.executable, "-c", WRITE_SPLIT, str(path), order], cwd=root, check=True)
+        time.sleep(1.1)
+    assert paths[0].read_bytes() == paths[1].read_bytes()

@@ -28,6 +28,11 @@ frame          int32        (N,) frame number in its sequence (-1 if none)
 File attributes: schema_version, dataset (h36m | mpii | mpi_inf_3dhp), split, source
 (synthetic | real), joint_set ("mpii16"), image_size, subject_names, action_names,
 camera_names (JSON lists) and params (JSON of the parameters that produced the file).
+
+Byte-reproducible: the same samples and attributes give the same bytes on every run, so that
+DVC sees the same hash (no object timestamps, `track_times=False`; the file format capped at
+`LIBVER`, so that a newer HDF5 library does not pick newer structures; attributes written in
+one fixed order, JSON with sorted keys).
 """
 
 from __future__ import annotations
@@ -69,6 +74,7 @@ FIELDS: dict[str, tuple[str, tuple]] = {
     "frame": ("int32", ()),
 }
 NAME_TABLES = ("subject_names", "action_names", "camera_names")
+LIBVER = ("earliest", "v110")    # h5py's libver bounds for every prepared file (see the module docstring)
 REQUIRED_ATTRS = ("schema_version", "dataset", "split", "source", "joint_set", "image_size",
                   *NAME_TABLES, "params")
 
@@ -149,13 +155,14 @@ class PreparedWriter:
 
     def __enter__(self) -> "PreparedWriter":
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.file = h5py.File(self.tmp_path, "w")
+        self.file = h5py.File(self.tmp_path, "w", libver=LIBVER, track_order=False)
         for name, (dtype, _) in FIELDS.items():
             shape = _field_shape(name, self.n, self.image_size)
             kwargs = {}
             if name == "images":
                 kwargs = {"chunks": (1, *shape[1:]), "compression": self.compression}
-            self.file.create_dataset(name, shape=shape, dtype=dtype, fillvalue=_DEFAULTS[dtype], **kwargs)
+            self.file.create_dataset(name, shape=shape, dtype=dtype, fillvalue=_DEFAULTS[dtype], track_times=False,
+                                     **kwargs)
         for key, value in self.attrs.items():
             self.file.attrs[key] = value
         return self
