@@ -225,6 +225,7 @@ def follow_critic(disc: MultiSourceDiscriminator, generator: Generator, dataset:
         with torch.no_grad():
             for v, g in zip(variables, grads):
                 v -= per_pose * g / norm.view(-1, *[1] * (g.ndim - 1))
+    with torch.no_grad():
+        after = {**scores(xy, depth), "adv_loss": float(loss_of(xy.detach(), depth.detach()))}
     disc.requires_grad_(True)
-    after = {**scores(xy, depth), "adv_loss": float(loss_of(xy.detach(), depth.detach()))}
     return {**{f"{k}_before": v for k, v in before.items()}, **{f"{k}_after": v for k, v in after.items()}}
