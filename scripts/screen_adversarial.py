@@ -19,6 +19,11 @@ limb symmetry, bone-length error, decomposition), the wild validation set (mpii_
 and its evaluation-only 3D (mpii_valid3d.h5: MPJPE, symmetry). The CSV has one row per variant
 with the seed, and `python scripts/screen_adversarial.py --pair a.csv b.csv ...` prints the
 paired differences to the `baseline` row of each seed (mean over seeds and standard error).
+
+Each run folder also gets the params it ran with (`params.yaml`); with `--test`, once the
+settings are chosen, the run is also scored on the test sets as the evaluate stage scores them
+(`metrics/evaluate.json`), so that `python -m stages.tables ablation --runs '<work-dir>/*'`
+builds Table 2's rows, paired by seed, from the run folders.
 """
 
 from __future__ import annotations
@@ -42,7 +47,7 @@ from posegan.config import ParamsFile  # noqa: E402
 from posegan.data.dataset import PoseDataset  # noqa: E402
 from posegan.data.schema import PreparedData, prepared_path  # noqa: E402
 from posegan.device import RuntimeSettings, resolve_device  # noqa: E402
-from posegan.evaluate import EvaluateSettings, evaluate_generator  # noqa: E402
+from posegan.evaluate import EvaluateSettings, evaluate_generator, evaluate_models, rounded  # noqa: E402
 from posegan.model_file import load_model  # noqa: E402
 from posegan.models.discriminator import DiscriminatorSettings  # noqa: E402
 from posegan.subsets import evenly_spaced  # noqa: E402
@@ -113,8 +118,10 @@ def paired_table(frames: list[pd.DataFrame]) -> pd.DataFrame:
 @click.option("--out", "out_path", default="ablation/screen.csv", show_default=True, help="the table (CSV)")
 @click.option("--pair", "pair_paths", multiple=True, type=click.Path(exists=True, dir_okay=False),
               help="only print the paired differences of these screen tables")
+@click.option("--test", "on_test", is_flag=True,
+              help="also score each run on the test sets (<run>/metrics/evaluate.json, for Table 2)")
 @clear_errors
-def main(params_path, variants_path, pretrained, seed, only, work_dir, out_path, pair_paths) -> None:
+def main(params_path, variants_path, pretrained, seed, only, work_dir, out_path, pair_paths, on_test) -> None:
     if pair_paths:
         table = paired_table([pd.read_csv(p) for p in pair_paths])
         click.echo(table.to_string(index=False, float_format=lambda v: f"{v:.3g}"))
@@ -130,9 +137,21 @@ def main(params_path, variants_path, pretrained, seed, only, work_dir, out_path,
         job = training_job(params, "adversarial", run_settings, [Path(pretrained)], False,
                            {"discriminator": dataclasses.asdict(discriminator) if run_settings.enabled else None})
         job = dataclasses.replace(job, outputs=StageOutputs.for_stage("adversarial", Path(work_dir) / name))
+        run_dir = Path(work_dir) / name
+        run_dir.mkdir(parents=True, exist_ok=True)
+        with replacing(run_dir / "params.yaml") as tmp:
+            tmp.write_text(yaml.safe_dump(params.raw, sort_keys=False))
         if not job.outputs.metrics_path.exists():
             click.echo(f"{name}: training -> {job.outputs.model_path}")
             adversarial(run_settings, discriminator, job, pretrained)
+        test_path = run_dir / "metrics" / "evaluate.json"
+        if on_test and not test_path.exists():
+            data, runtime = params.section("data", PreparedData), params.section("runtime", RuntimeSettings)
+            metrics, _ = evaluate_models({"final": job.outputs.model_path}, data.prepared_dir, data.heatmap_stride,
+                                         params.section("evaluate", EvaluateSettings),
+                                         resolve_device(runtime.device), runtime.amp)
+            with replacing(test_path) as tmp:
+                tmp.write_text(json.dumps(rounded(metrics), indent=2))
         stage = json.loads(job.outputs.metrics_path.read_text())
         row = {"variant": name, "seed": seed,
                **{k: stage.get(f"late_mean_{k}") for k in ("d_acc_real", "d_acc_fake", "d_acc_fake_wild",

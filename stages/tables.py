@@ -5,7 +5,7 @@
         dvclive/<stage>/plots; writes reports/tables/table{1_h36m,2_limbs,3_mpii_pckh,4_3dhp}.{md,csv}
         and figures/{qualitative_h36m,qualitative_mpii,training_curves}.png
 
-    python -m stages.tables ablation [--input exp_show.json] [--out-dir ablation] [--extra]
+    python -m stages.tables ablation [--input exp_show.json] [--out-dir ablation] [--extra] [RUN_DIRS...]
         reads `dvc exp show --json` (or a saved copy) and writes <out-dir>/table2.{md,csv}:
         one row per finished experiment, named like the paper's variants
 """
@@ -21,7 +21,8 @@ from posegan.config import ParamsFile
 from posegan.data.schema import PreparedData
 from posegan.evaluate import FINAL, EvaluateSettings, load_predictions
 from posegan.report.files import read_json
-from posegan.report.ablation import ablation_table, experiment_rows, load_exp_show, run_exp_show, variant_name
+from posegan.report.ablation import (ablation_table, experiment_rows, load_exp_show, run_exp_show, run_folder_rows,
+                                     variant_name)
 from posegan.report.figures import (lab_samples, load_training_curves, qualitative_figure, save_figure,
                                     training_curves_figure, wild_samples)
 from posegan.report.tables import StagedFiles, labels_for, stage_table, stage_tables, to_markdown
@@ -84,17 +85,27 @@ def tables_stage(params_path: str) -> None:
               help="a saved `dvc exp show --json` output (default: run it now)")
 @click.option("--out-dir", default="ablation", show_default=True, help="folder for table2.md and table2.csv")
 @click.option("--all-commits", is_flag=True, help="include experiments of every commit (dvc exp show -A)")
-@click.option("--extra", is_flag=True, help="add P-MPJPE, wild PCKh and cross-domain PCK/AUC columns")
+@click.option("--extra", is_flag=True, help="add P-MPJPE, wild PCKh, cross-domain PCK/AUC, cross symmetry and "
+                                           "wild 3D MPJPE columns")
+@click.argument("run_dirs", nargs=-1, type=click.Path(file_okay=False))
 @clear_errors
-def ablation(input_path: str | None, out_dir: str, all_commits: bool, extra: bool) -> None:
-    """Table 2 (U.Arms, L.Arms, U.Legs, L.Legs, Mean): one row per variant, mean and std over its seeds."""
-    exp_show = load_exp_show(input_path) if input_path else run_exp_show(all_commits)
+def ablation(input_path: str | None, out_dir: str, all_commits: bool, extra: bool, run_dirs: tuple[str, ...]) -> None:
+    """Table 2 (U.Arms, L.Arms, U.Legs, L.Legs, Mean): one row per variant, mean and std over its seeds,
+    and the paired difference to the same seed's Baseline.
+
+    From `dvc exp show`, or, given RUN_DIRS, from run folders (each with params.yaml and
+    metrics/evaluate.json, as `scripts/screen_adversarial.py --test` writes them)."""
     skipped: list[str] = []
-    rows = experiment_rows(exp_show, skipped=skipped)
+    if run_dirs:
+        rows = run_folder_rows(run_dirs, skipped=skipped)
+    else:
+        exp_show = load_exp_show(input_path) if input_path else run_exp_show(all_commits)
+        rows = experiment_rows(exp_show, skipped=skipped)
     table = ablation_table(rows, extra=extra)
     caption = ("**Table 2 (ablation).** Protocol #1 error (mm) on the lab test set of the joints that end each "
                "limb; Mean = all-joint MPJPE. One row per variant: the mean over its experiments (training seeds), "
-               "with the standard deviation beside each column (Seeds, Experiments).")
+               "with the standard deviation beside each column, then the paired difference to the Baseline of the "
+               "same seed and its standard error (Seeds, Paired, Experiments).")
     out = Path(out_dir)
     with StagedFiles() as staged:
         stage_table(staged, table, out / "table2", caption)

@@ -13,7 +13,7 @@ from click.testing import CliRunner
 from fakes import write_fake_prepared
 from posegan.data.dataset import PoseDataset
 from posegan.data.schema import prepared_path, read_prepared
-from posegan.evaluate import (HEADLINE, EvaluateSettings, evaluate_models, headline_metrics, load_predictions,
+from posegan.evaluate import (HEADLINE, TEST_SETS, EvaluateSettings, evaluate_models, headline_metrics, load_predictions,
                               rounded, write_evaluation)
 from posegan.model_file import ModelFileError, load_model, model_payload
 from posegan.models.generator import ModelSettings

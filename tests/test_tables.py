@@ -426,6 +426,39 @@ def test_ablation_command_from_saved_json(tmp_path):
         load_exp_show(tmp_path / "nothing.json")
 
 
+def test_ablation_table_from_run_folders_pairs_by_seed(tmp_path):
+    """Run folders (params.yaml + metrics/evaluate.json, as screen_adversarial.py --test writes
+    them): rows named by their options, each paired with the Baseline of its own seed."""
+    def run(name, params, mean, symmetry):
+        folder = tmp_path / name
+        (folder / "metrics").mkdir(parents=True)
+        (folder / "params.yaml").write_text(yaml.safe_dump(params))
+        metrics = {"h36m": {"limbs": limbs(mean, mean, mean, mean, mean)},
+                   "mpi_inf_3dhp": {"plausibility": {"symmetry_error": symmetry}}}
+        (folder / "metrics/evaluate.json").write_text(json.dumps(metrics))
+        return str(folder)
+
+    kcs = {"discriminator": {"sources": ["kcs"], "objective": "wasserstein"}, "adversarial": {"lambda": 1e-3}}
+    folders = [run("b0", {"seed": 0, "adversarial": {"enabled": False}}, 100.0, 100.0),
+               run("b1", {"seed": 1, "adversarial": {"enabled": False}}, 90.0, 110.0),
+               run("k0", {"seed": 0, **kcs}, 101.0, 80.0),
+               run("k1", {"seed": 1, **kcs}, 93.0, 70.0)]
+    (tmp_path / "empty").mkdir()
+    result = run_cli(tmp_path, ["ablation", "--extra", "--out-dir", str(tmp_path / "abl"), *folders,
+                                str(tmp_path / "empty")])
+    assert result.exit_code == 0, result.output
+    table = pd.read_csv(tmp_path / "abl/table2.csv").set_index("Method")
+    name = "Adv. (kcs) (objective wasserstein, lambda 0.001)"
+    assert list(table.index) == ["Baseline", name]
+    # Seed 0: +1.0 mm and -20 mm; seed 1: +3.0 and -40: means +2.0 and -30, se = std / sqrt(2).
+    assert table.loc[name, "Mean paired"] == pytest.approx(2.0)
+    assert table.loc[name, "Mean paired se"] == pytest.approx(np.std([1.0, 3.0], ddof=1) / np.sqrt(2))
+    assert table.loc[name, "cross symmetry paired"] == pytest.approx(-30.0)
+    assert table.loc[name, "cross symmetry paired se"] == pytest.approx(np.std([-20.0, -40.0], ddof=1) / np.sqrt(2))
+    assert table.loc[name, "Paired"] == 2 and np.isnan(table.loc["Baseline", "Mean paired"])
+    assert "no metrics/evaluate.json" in result.output or "no params.yaml" in result.output
+
+
 # --------------------------------------------------------------------------- queue script
 
 def git(repo, *args, env):

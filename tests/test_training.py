@@ -151,14 +151,14 @@ def test_d_warmup_trains_d_first_and_keeps_the_generators_minibatches(pretrained
                       weights(tmp_path / "base/models/adversarial.pt")["generator"])
 
 
-@pytest.mark.parametrize("changes", [
-    {"heads": "per_source", "image_samples": "lab", "objective": "wasserstein", "gradient_penalty": 10.0},
-    {"sources": ("geo", "kcs"), "pose_scale": "body", "gradient_penalty": 1.0},
+@pytest.mark.parametrize("changes, adv_changes", [
+    ({"heads": "per_source", "image_samples": "lab", "objective": "wasserstein", "gradient_penalty": 10.0}, {}),
+    ({"sources": ("geo", "kcs"), "pose_scale": "body", "gradient_penalty": 1.0}, {"adversarial_gradient": "depth"}),
 ])
-def test_discriminator_options_train_and_resume(pretrained, tmp_path, monkeypatch, changes):
+def test_discriminator_options_train_and_resume(pretrained, tmp_path, monkeypatch, changes, adv_changes):
     """The options beyond the paper run end to end, and a killed run resumes to the same weights."""
     disc = replace(DISC, **changes)
-    options = replace(ADV, d_warmup=2)
+    options = replace(ADV, d_warmup=2, **adv_changes)
     metrics = run_adversarial(pretrained, tmp_path / "unbroken", options=options, disc=disc)
     assert {"final_d_loss", "final_g_adv", "final_d_score_gap"} <= metrics.keys()
     assert ("final_d_penalty" in metrics) == (disc.gradient_penalty > 0)

@@ -59,6 +59,7 @@ OPTION_DEFAULTS: dict[str, Any] = {
     "discriminator.gradient_penalty": 0.0,
     "adversarial.lambda": 1.0e-4,
     "adversarial.d_warmup": 0,
+    "adversarial.adversarial_gradient": "pose",
 }
 # Settings of the schedule: a variant and its Baseline differ in none of them.
 SCHEDULE_DEFAULTS: dict[str, Any] = {
@@ -118,6 +119,8 @@ def _option_label(key: str, value: Any) -> str:
         return f"lambda {float(value):g}"
     if key == "adversarial.d_warmup":
         return f"D warm-up {int(value)}"
+    if key == "adversarial.adversarial_gradient":
+        return f"L_adv on {value} only"
     if key == "adversarial.iterations":
         return f"{int(value)} it"
     return f"{short.replace('_', ' ')} {value}"
@@ -254,6 +257,27 @@ def experiment_rows(exp_show: Sequence[Mapping[str, Any]], params_file: str = PA
     if workspace is not None and not any(r.params == workspace.params and r.metrics == workspace.metrics
                                          for r in rows):
         rows.append(workspace)
+    return rows
+
+
+def run_folder_rows(folders: Sequence[str | Path], params_file: str = PARAMS_FILE, metrics_file: str = METRICS_FILE,
+                    skipped: list[str] | None = None) -> list[ExperimentRow]:
+    """Rows from run folders, each holding the params it ran with (`params_file`) and its
+    test-set metrics (`metrics_file`), e.g. the folders of `scripts/screen_adversarial.py --test`;
+    a folder without either is left out (with a reason appended to `skipped`)."""
+    from posegan.config import load_yaml
+
+    skipped = [] if skipped is None else skipped
+    rows = []
+    for folder in map(Path, folders):
+        params_path, metrics_path = folder / params_file, folder / metrics_file
+        missing = [p for p in (params_path, metrics_path) if not p.exists()]
+        if missing:
+            skipped.append(f"{folder}: no {missing[0].relative_to(folder)}")
+            continue
+        params = load_yaml(params_path.read_text(), str(params_path)) or {}
+        rows.append(ExperimentRow(str(folder), "", "run", params,
+                                  read_json(metrics_path, "metrics not found", "score the run on the test sets again")))
     return rows
 
 

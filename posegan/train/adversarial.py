@@ -153,8 +153,11 @@ def adversarial(settings: AdversarialSettings, discriminator_settings: Discrimin
             if enabled:
                 # The plain module, not its DDP wrapper: D is not updated here, so nothing to sync.
                 discriminator.requires_grad_(False)
+                heatmaps = out.heatmaps[-1].float()
+                if settings.adversarial_gradient == "depth":
+                    heatmaps = heatmaps.detach()      # the 2D module gets the pose loss only
                 with autocast(run.device, run.amp):
-                    g_logits = d_forward(images, out.heatmaps[-1].float(), out.depth.float())
+                    g_logits = d_forward(images, heatmaps, out.depth.float())
                 g_loss = generator_loss(g_logits, p_loss, lam, loss.reduction, d_set.objective, g_mask)
                 discriminator.requires_grad_(True)
                 logs["g_adv"] = adversarial_loss(g_logits.detach(), loss.reduction, d_set.objective, g_mask)

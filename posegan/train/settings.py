@@ -70,6 +70,9 @@ class AdversarialSettings(LoopSettings):
     generator update (0: none, the paper), so that the generator's first steps follow a
     discriminator that already knows real poses from its predictions; they draw their own
     minibatches, so the generator sees the same ones as the Baseline.
+    adversarial_gradient: what of the generator's prediction the adversarial term of Eq. 5
+    moves: "pose" (the paper: heatmaps and depths) or "depth" (the heatmaps reach D detached,
+    so the 2D stays the 2D loss's alone and D can only reshape the depths).
     """
 
     enabled: bool = True
@@ -78,6 +81,7 @@ class AdversarialSettings(LoopSettings):
     lr_d: float = setting(1e-4, minimum=0)
     d_steps: int = setting(1, minimum=1)
     d_warmup: int = setting(0, minimum=0)
+    adversarial_gradient: Literal["pose", "depth"] = "pose"
 
 
 @dataclass(frozen=True)
