@@ -341,7 +341,7 @@ def test_wild_files_have_2d_labels_only(samples):
 def test_write_benchmark_files_and_worker_independence(tmp_path):
     one = write_benchmark(tmp_path / "one", TINY, params={"note": "test"})
     two = write_benchmark(tmp_path / "two", SyntheticConfig(**{**TINY.__dict__, "workers": 2}))
-    assert [p.name for p in one] == ["h36m_train.h5", "h36m_test.h5", "mpii_train.h5", "mpii_valid.h5",
+    assert [p.name for p in one] == ["h36m_train.h5", "h36m_test.h5", "mpii_train.h5", "mpii_valid.h5", "mpii_valid3d.h5",
                                      "mpi_inf_3dhp_test.h5", "mpi_inf_3dhp_valid.h5"]
     for a, b in zip(one, two):
         attrs = validate(a)
@@ -352,7 +352,7 @@ def test_write_benchmark_files_and_worker_independence(tmp_path):
     arrays, attrs = read_prepared(one[0])
     assert attrs["subject_names"] == ["S1", "S5", "S6", "S7", "S8"] and attrs["action_names"] == LAB_ACTIONS
     assert attrs["params"]["note"] == "test" and len(attrs["camera_names"]) == 4
-    _, attrs = read_prepared(one[4])
+    _, attrs = read_prepared(one[5])
     assert attrs["action_names"] == ACTIVITY_NAMES
     assert sorted(p.name for p in tmp_path.iterdir()) == ["one", "two"]  # no temporary folders left
 

@@ -235,7 +235,8 @@ def test_settings_name_the_bad_key():
         build(LoopSettings, {**complete, "augmentation": {**complete["augmentation"], "flip": 2}}, "pretrain_2d",
               "params.yaml")
     adversarial_settings = build(AdversarialSettings, {**complete, "enabled": True, "init": "pretrain_2d",
-                                                       "lambda": 0.01, "lr_d": 1e-4, "d_steps": 1, "d_warmup": 0},
+                                                       "lambda": 0.01, "lr_d": 1e-4, "d_steps": 1, "d_warmup": 0,
+                                                       "adversarial_gradient": "pose"},
                                  "adversarial", "params.yaml")
     assert adversarial_settings.lambda_ == 0.01 and adversarial_settings.init == "pretrain_2d"
 

@@ -49,8 +49,9 @@ VARIANT_DEFAULTS: dict[str, Any] = {
     "model.fix_2d": False,
     "adversarial.init": "pretrain_depth",
 }
-# Options beyond the paper that name a variant when they differ from these values (the CPU
-# defaults of params.yaml), in the order their labels follow the variant's name.
+# Options beyond the paper, and settings of the schedule, with the value a missing key means. A
+# table names its rows by those of them whose values differ between its rows (`varying_options`),
+# options only on adversarial rows, the schedule on every row (a variant and its Baseline share it).
 OPTION_DEFAULTS: dict[str, Any] = {
     "discriminator.pose_scale": "heatmap",
     "discriminator.heads": "joint",
@@ -61,7 +62,6 @@ OPTION_DEFAULTS: dict[str, Any] = {
     "adversarial.d_warmup": 0,
     "adversarial.adversarial_gradient": "pose",
 }
-# Settings of the schedule: a variant and its Baseline differ in none of them.
 SCHEDULE_DEFAULTS: dict[str, Any] = {
     "adversarial.iterations": 500,
 }
@@ -126,31 +126,37 @@ def _option_label(key: str, value: Any) -> str:
     return f"{short.replace('_', ' ')} {value}"
 
 
-def _differs(value: Any, default: Any) -> bool:
+def _setting(params: Mapping[str, Any], key: str) -> Any:
+    """The value of an option or schedule key, numbers as floats (so 1e-3 and 0.001 agree)."""
+    default = {**OPTION_DEFAULTS, **SCHEDULE_DEFAULTS}[key]
+    value = lookup(params, key, default)
     if isinstance(default, (int, float)) and not isinstance(default, bool):
         try:
-            return float(value) != float(default)
+            return float(value)
         except (TypeError, ValueError):
-            return True
-    return str(value) != str(default)
+            return str(value)
+    return str(value)
 
 
-def variant_name(params: Mapping[str, Any]) -> str:
+def varying_options(all_params: Sequence[Mapping[str, Any]]) -> tuple[str, ...]:
+    """The option and schedule keys whose values differ between these params dicts: the ones a
+    table of them must name its rows by."""
+    keys = [*OPTION_DEFAULTS, *SCHEDULE_DEFAULTS]
+    return tuple(k for k in keys if len({repr(_setting(p, k)) for p in all_params}) > 1)
+
+
+def variant_name(params: Mapping[str, Any], named: Sequence[str] = ()) -> str:
     """The paper's name of the variant that `params` (a params.yaml dict) trains.
 
-    Baseline / Map / Geo / Full, with "(fix 2D)" and "(w/o pretrain)" qualifiers, then (for an
-    adversarial variant) each option beyond the paper that differs from `OPTION_DEFAULTS`, then a
-    schedule other than `SCHEDULE_DEFAULTS`; keys that are absent take their defaults.
+    Baseline / Map / Geo / Full, with "(fix 2D)" and "(w/o pretrain)" qualifiers; keys that are
+    absent take their defaults. `named`: option and schedule keys (`varying_options`) to add
+    with their values, options only for an adversarial variant (a Baseline has no D).
     """
     value = {key: lookup(params, key, default) for key, default in VARIANT_DEFAULTS.items()}
     enabled = _flag(value["adversarial.enabled"], "adversarial.enabled")
     name = sources_label(value["discriminator.sources"]) if enabled else "Baseline"
-    qualifiers = []
-    options = OPTION_DEFAULTS if enabled else {}
-    for key, default in {**options, **SCHEDULE_DEFAULTS}.items():
-        setting = lookup(params, key, default)
-        if _differs(setting, default):
-            qualifiers.append(_option_label(key, setting))
+    qualifiers = [_option_label(key, lookup(params, key, {**OPTION_DEFAULTS, **SCHEDULE_DEFAULTS}[key]))
+                  for key in named if enabled or key in SCHEDULE_DEFAULTS]
     if _flag(value["model.fix_2d"], "model.fix_2d"):
         qualifiers.append("fix 2D")
     if str(value["adversarial.init"]) == "pretrain_2d":
@@ -160,11 +166,11 @@ def variant_name(params: Mapping[str, Any]) -> str:
     return f"{name} ({', '.join(qualifiers)})" if qualifiers else name
 
 
-def baseline_name(params: Mapping[str, Any]) -> str:
+def baseline_name(params: Mapping[str, Any], named: Sequence[str] = ()) -> str:
     """The name of the Baseline that a variant is paired with: the same model, initialisation
     and schedule, with adversarial learning off."""
     section = dict(params.get("adversarial") or {})
-    return variant_name({**params, "adversarial": {**section, "enabled": False}})
+    return variant_name({**params, "adversarial": {**section, "enabled": False}}, named)
 
 
 # --------------------------------------------------------------------------- dvc exp show
@@ -187,10 +193,6 @@ class ExperimentRow:
     @property
     def variant(self) -> str:
         return variant_name(self.params)
-
-    @property
-    def baseline(self) -> str:
-        return baseline_name(self.params)
 
 
 def _file_data(data: Mapping[str, Any], section: str, path: str) -> dict[str, Any] | None:
@@ -317,6 +319,9 @@ def _number(value: Any) -> float:
 def ablation_table(rows: Sequence[ExperimentRow], extra: bool = False):
     """Table 2 as a DataFrame: one row per variant, paper order first, then the others by name.
 
+    Rows are named by `variant_name` with the option and schedule settings that differ between
+    them (`varying_options`), so that two runs that differ only in, say, lambda are two rows.
+
     The experiments of one variant (the same params but the training `seed`) are pooled:
     each value column holds their mean and `<column> std` their standard deviation (ddof 1;
     NaN for a single seed). Variants of one seed share its pretrained model, so they are also
@@ -337,6 +342,7 @@ def ablation_table(rows: Sequence[ExperimentRow], extra: bool = False):
         raise ValueError(f"no finished experiment with {PARAMS_FILE} and {METRICS_FILE} found in "
                          "`dvc exp show --json` (run the pipeline or the queued experiments first)")
     columns = [(f"h36m.limbs.{key}", label) for key, label in TABLE2_COLUMNS] + (EXTRA_COLUMNS if extra else [])
+    named = varying_options([row.params for row in rows])
     runs: dict[tuple[str, Any, tuple], dict] = {}
     for row in rows:
         limbs = lookup(row.metrics, "h36m.limbs")
@@ -345,8 +351,9 @@ def ablation_table(rows: Sequence[ExperimentRow], extra: bool = False):
                              f"{[k for k, _ in TABLE2_COLUMNS]} (re-run its evaluate stage)")
         values = tuple(_number(lookup(row.metrics, key)) for key, _ in columns)
         seed = lookup(row.params, "seed", 0)
-        key = (row.variant, seed, tuple(None if v != v else v for v in values))  # NaN-safe
-        run = runs.setdefault(key, {"values": values, "names": [], "seed": seed, "baseline": row.baseline})
+        key = (variant_name(row.params, named), seed, tuple(None if v != v else v for v in values))  # NaN-safe
+        run = runs.setdefault(key, {"values": values, "names": [], "seed": seed,
+                                    "baseline": baseline_name(row.params, named)})
         run["names"].append(row.label)
 
     by_variant: dict[str, list[dict]] = {}
@@ -375,7 +382,8 @@ def ablation_table(rows: Sequence[ExperimentRow], extra: bool = False):
 
     def order(record: dict) -> tuple:
         method = record["Method"]
-        rank = PAPER_ORDER.index(method) if method in PAPER_ORDER else len(PAPER_ORDER)
-        return (rank, method if rank == len(PAPER_ORDER) else "")
+        paper = method if method in PAPER_ORDER else method.split(" (")[0]
+        rank = PAPER_ORDER.index(paper) if paper in PAPER_ORDER else len(PAPER_ORDER)
+        return (rank, "" if method in PAPER_ORDER else method)
 
     return pd.DataFrame.from_records(sorted(records, key=order))
