@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
+import yaml
 
 from posegan.camera import project
 from posegan.data.schema import PreparedWriter, prepared_path
@@ -72,3 +75,27 @@ def tiny_params(iterations: int, val_every: int, checkpoint_every: int, num_feat
         "evaluate": {"batch_size": 4, "workers": 0, "max_samples": None, "pck_threshold": 150.0,
                      "pckh_threshold": 0.5, "figure_samples": 4},
     }
+
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def run_python(args: list[str], cwd: str | Path) -> subprocess.CompletedProcess:
+    """`python args...` in `cwd` with the repository on the path and one CPU thread; asserts exit 0."""
+    result = subprocess.run([sys.executable, *args], cwd=cwd, env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin",
+                                                                   "OMP_NUM_THREADS": "1"},
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    return result
+
+
+def pretrained_run_folder(root: Path, params: dict) -> None:
+    """A run folder under `root` (params.yaml, fake prepared data, the two pretraining stages run),
+    from which the adversarial stage's sweeps and screens start. The fake data has no cross-domain
+    validation split: the 3DHP test file stands in for it (a hard link, so the test file stays)."""
+    write_fake_prepared(root / "data/prepared", n=12, size=64)
+    prepared_path(root / "data/prepared", "mpi_inf_3dhp", "valid").hardlink_to(
+        prepared_path(root / "data/prepared", "mpi_inf_3dhp", "test"))
+    (root / "params.yaml").write_text(yaml.safe_dump(params))
+    run_python(["-m", "stages.pretrain_2d", "--no-progress"], root)
+    run_python(["-m", "stages.pretrain_depth", "--no-progress"], root)

@@ -2,33 +2,21 @@
 validation rows, test-set run folders that the ablation table pairs by seed."""
 
 import csv
-import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 import yaml
 
-from fakes import tiny_params, write_fake_prepared
-from posegan.data.schema import prepared_path
+from fakes import REPO, pretrained_run_folder, run_python as run, tiny_params
 
-REPO = Path(__file__).resolve().parents[1]
 TINY = tiny_params(iterations=3, val_every=3, checkpoint_every=3, num_features=8, maps_from="joints",
                    adversarial_lambda=1e-4)
 VARIANTS = {"baseline": {"adversarial": {"enabled": False}},
             "kcs": {"adversarial": {"lambda": 1.0e-3, "d_warmup": 2},
                     "discriminator": {"sources": ["kcs"], "pose_scale": "body", "objective": "wasserstein",
                                       "gradient_penalty": 10.0}}}
-
-
-def run(args, cwd):
-    result = subprocess.run([sys.executable, *args], cwd=cwd, env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin",
-                                                                   "OMP_NUM_THREADS": "1"},
-                            capture_output=True, text=True, timeout=300)
-    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
-    return result
 
 
 def test_paired_table_is_the_mean_and_standard_error_of_per_seed_differences():
@@ -49,14 +37,8 @@ def test_paired_table_is_the_mean_and_standard_error_of_per_seed_differences():
 
 @pytest.mark.slow
 def test_screen_trains_each_variant_once_and_its_run_folders_make_table2(tmp_path):
-    write_fake_prepared(tmp_path / "data/prepared", n=12, size=64)
-    # The fake data has no cross-domain validation split: the 3DHP test file stands in for it.
-    prepared_path(tmp_path / "data/prepared", "mpi_inf_3dhp", "valid").hardlink_to(
-        prepared_path(tmp_path / "data/prepared", "mpi_inf_3dhp", "test"))
-    (tmp_path / "params.yaml").write_text(yaml.safe_dump(TINY))
+    pretrained_run_folder(tmp_path, TINY)
     (tmp_path / "variants.yaml").write_text(yaml.safe_dump(VARIANTS))
-    run(["-m", "stages.pretrain_2d", "--no-progress"], tmp_path)
-    run(["-m", "stages.pretrain_depth", "--no-progress"], tmp_path)
     script = str(REPO / "scripts/screen_adversarial.py")
     args = [script, "--variants", "variants.yaml", "--pretrained", "models/pretrain_depth.pt", "--seed", "0",
             "--work-dir", "screen", "--out", "screen.csv", "--test"]

@@ -103,7 +103,6 @@ def adversarial(settings: AdversarialSettings, discriminator_settings: Discrimin
         fake_mask = discriminator.head_mask(fakes < n_lab, d_set.image_samples)
         g_mask = discriminator.head_mask(torch.arange(n_lab + n_wild, device=run.device) < n_lab, d_set.image_samples)
 
-    generator.train()
     for step in range(start, warmup + settings.iterations):
         iteration = step - warmup             # the generator's iteration (negative in the D warm-up)
         with session.waiting_for_data():
