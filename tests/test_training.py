@@ -14,7 +14,7 @@ from posegan.models.discriminator import DiscriminatorSettings
 from posegan.models.generator import ModelSettings
 from posegan.settings import ParamsError, build
 from posegan.train import adversarial as adversarial_module
-from posegan.train.adversarial import adversarial, fake_selection
+from posegan.train.adversarial import adversarial, fake_heatmaps_2d, fake_selection
 from posegan.train.checkpoint import NonFiniteError
 from posegan.train.settings import AdversarialSettings, LoopSettings, StageOutputs
 from posegan.train.stage import TrainingJob, learning_rate
@@ -154,6 +154,7 @@ def test_d_warmup_trains_d_first_and_keeps_the_generators_minibatches(pretrained
 @pytest.mark.parametrize("changes, adv_changes", [
     ({"heads": "per_source", "image_samples": "lab", "objective": "wasserstein", "gradient_penalty": 10.0}, {}),
     ({"sources": ("geo", "kcs"), "pose_scale": "body", "gradient_penalty": 1.0}, {"adversarial_gradient": "depth"}),
+    ({"sources": ("kcs",), "objective": "wasserstein", "gradient_penalty": 10.0}, {"fake_2d": "truth"}),
 ])
 def test_discriminator_options_train_and_resume(pretrained, tmp_path, monkeypatch, changes, adv_changes):
     """The options beyond the paper run end to end, and a killed run resumes to the same weights."""
@@ -209,6 +210,19 @@ def test_without_pretrain_starts_from_a_fresh_regressor(pretrained, tmp_path, mo
                if v.is_floating_point())
 
 
+def test_fakes_with_true_2d_take_the_labels_where_annotated_and_pass_no_gradient_to_2d():
+    predicted = torch.full((2, 3, 4, 4), 0.5, requires_grad=True)
+    truth = torch.zeros(2, 3, 4, 4)
+    truth[:, :, 1, 2] = 1.0
+    annotated = torch.tensor([[True, False, True], [True, True, True]])
+    batch = {"heatmaps": truth, "annotated": annotated}
+    assert fake_heatmaps_2d(predicted, batch, "predicted") is predicted
+    judged = fake_heatmaps_2d(predicted, batch, "truth")
+    assert torch.equal(judged[0, 0], truth[0, 0]) and torch.equal(judged[1], truth[1])
+    assert torch.equal(judged[0, 1], predicted[0, 1].detach())       # not annotated: the prediction
+    assert not judged.requires_grad          # L_adv cannot reach the 2D module through these fakes
+
+
 def test_fake_selection_takes_both_domains():
     assert fake_selection(4, 4, 4).tolist() == [0, 1, 4, 5]
     assert fake_selection(6, 2, 6).tolist() == [0, 1, 2, 3, 6, 7]
@@ -236,9 +250,10 @@ def test_settings_name_the_bad_key():
               "params.yaml")
     adversarial_settings = build(AdversarialSettings, {**complete, "enabled": True, "init": "pretrain_2d",
                                                        "lambda": 0.01, "lr_d": 1e-4, "d_steps": 1, "d_warmup": 0,
-                                                       "adversarial_gradient": "pose"},
+                                                       "adversarial_gradient": "pose", "fake_2d": "truth"},
                                  "adversarial", "params.yaml")
     assert adversarial_settings.lambda_ == 0.01 and adversarial_settings.init == "pretrain_2d"
+    assert adversarial_settings.fake_2d == "truth"
 
 
 def test_step_decay_is_a_function_of_the_iteration():

@@ -61,6 +61,7 @@ OPTION_DEFAULTS: dict[str, Any] = {
     "adversarial.lambda": 1.0e-4,
     "adversarial.d_warmup": 0,
     "adversarial.adversarial_gradient": "pose",
+    "adversarial.fake_2d": "predicted",
 }
 SCHEDULE_DEFAULTS: dict[str, Any] = {
     "adversarial.iterations": 500,
@@ -121,6 +122,8 @@ def _option_label(key: str, value: Any) -> str:
         return f"D warm-up {int(value)}"
     if key == "adversarial.adversarial_gradient":
         return f"L_adv on {value} only"
+    if key == "adversarial.fake_2d":
+        return f"fakes with {value} 2D"
     if key == "adversarial.iterations":
         return f"{int(value)} it"
     return f"{short.replace('_', ' ')} {value}"

@@ -10,6 +10,9 @@ both. Then:
    (depth on the 3D ones), L_adv on the predictions for every sample of both domains. Only
    the generator's optimizer steps, so the discriminator does not change.
 
+With `fake_2d: truth` (an option beyond the paper) the fakes carry the ground-truth 2D joints
+and the predicted depths, in both steps.
+
 `enabled: false` is the paper's Baseline: the same schedule with lambda = 0 and no
 discriminator, so the only difference to the adversarial variants is adversarial learning.
 `init: pretrain_2d` is "w/o pretrain": start from the 2D module with a fresh regressor.
@@ -119,7 +122,8 @@ def adversarial(settings: AdversarialSettings, discriminator_settings: Discrimin
         if enabled:
             # 1. Discriminator: real lab poses against the generator's (detached) predictions.
             real = slice(0, n_lab)
-            fake_heatmaps, fake_depth = out.heatmaps[-1].detach()[fakes], out.depth.detach()[fakes]
+            judged_heatmaps = fake_heatmaps_2d(out.heatmaps[-1].float(), batch, settings.fake_2d)
+            fake_heatmaps, fake_depth = judged_heatmaps.detach()[fakes], out.depth.detach()[fakes]
             for _ in range(settings.d_steps):
                 with autocast(run.device, run.amp):
                     real_inputs = discriminator.encode(images[real], batch["heatmaps"][real], batch["depth"][real])
@@ -152,7 +156,7 @@ def adversarial(settings: AdversarialSettings, discriminator_settings: Discrimin
             if enabled:
                 # The plain module, not its DDP wrapper: D is not updated here, so nothing to sync.
                 discriminator.requires_grad_(False)
-                heatmaps = out.heatmaps[-1].float()
+                heatmaps = judged_heatmaps
                 if settings.adversarial_gradient == "depth":
                     heatmaps = heatmaps.detach()      # the 2D module gets the pose loss only
                 with autocast(run.device, run.amp):
@@ -173,6 +177,17 @@ def adversarial(settings: AdversarialSettings, discriminator_settings: Discrimin
     metrics = session.finish(outputs.model_path, payload, outputs.metrics_path)
     shutdown_distributed(run.dist)
     return metrics
+
+
+def fake_heatmaps_2d(predicted: torch.Tensor, batch: dict[str, torch.Tensor], fake_2d: str) -> torch.Tensor:
+    """The heatmaps (B, P, H, W) that D sees for the generator's predictions: the predicted ones
+    ("predicted", the paper), or ("truth") the batch's ground-truth heatmaps wherever a joint is
+    annotated and the detached prediction where it is not, so that D judges the predicted depths
+    of the true 2D pose and its gradient reaches the depths only."""
+    if fake_2d == "predicted":
+        return predicted
+    annotated = batch["annotated"].to(torch.bool)[..., None, None]
+    return torch.where(annotated, batch["heatmaps"].to(predicted.dtype), predicted.detach())
 
 
 def critic_statistics(real_logits: torch.Tensor, fake_logits: torch.Tensor, real_mask: torch.Tensor,

@@ -73,6 +73,11 @@ class AdversarialSettings(LoopSettings):
     adversarial_gradient: what of the generator's prediction the adversarial term of Eq. 5
     moves: "pose" (the paper: heatmaps and depths) or "depth" (the heatmaps reach D detached,
     so the 2D stays the 2D loss's alone and D can only reshape the depths).
+    fake_2d: the 2D joints of the fakes D judges: "predicted" (the paper: the generator's
+    heatmaps) or "truth" (the ground-truth heatmaps of the sample, the prediction's only where
+    a joint is not annotated, detached): each fake is then the true 2D pose with the
+    generator's depths, so D learns how deep joints are given where they are, and L_adv
+    reaches the depths only.
     """
 
     enabled: bool = True
@@ -82,6 +87,7 @@ class AdversarialSettings(LoopSettings):
     d_steps: int = setting(1, minimum=1)
     d_warmup: int = setting(0, minimum=0)
     adversarial_gradient: Literal["pose", "depth"] = "pose"
+    fake_2d: Literal["predicted", "truth"] = "predicted"
 
 
 @dataclass(frozen=True)
