@@ -46,6 +46,7 @@ sys.path.insert(0, str(ROOT))
 
 from posegan.atomic_files import write_json_atomic  # noqa: E402
 from posegan.config import ParamsFile, load_yaml  # noqa: E402
+from stages.cli import clear_errors  # noqa: E402
 from posegan.data.schema import PreparedData, prepared_path, read_prepared  # noqa: E402
 from posegan.device import RuntimeSettings, resolve_device  # noqa: E402
 from posegan.losses import LossSettings  # noqa: E402
@@ -213,6 +214,7 @@ def run_stage(stage: str, params: ParamsFile, prepared: Path, scratch: Path, war
 @click.option("--warmup", default=5, show_default=True, help="untimed iterations first (compilation, caches)")
 @click.option("--set", "overrides", multiple=True, help="KEY=VALUE on the params (YAML value), e.g. runtime.amp=bf16")
 @click.option("--out", "out_path", default=None, help="JSON file to write (default: print only)")
+@clear_errors
 def main(params_path: str, configs: str, stages: str, device_name_: str, iterations: int, warmup: int,
          overrides: tuple[str, ...], out_path: str | None) -> None:
     device = resolve_device(device_name_)

@@ -28,6 +28,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from posegan.config import load_yaml  # noqa: E402  (the params loader: 1e-4 is a number)
+from stages.cli import clear_errors  # noqa: E402
 
 
 def git(*args: str, cwd: Path = ROOT) -> str:
@@ -47,6 +48,9 @@ def prepare_worktree(rev: str, folder: Path) -> Path:
 
 def run_stage(tree: Path, stage: str, iterations: int) -> dict:
     params = load_yaml((tree / "params.yaml").read_text(), str(tree / "params.yaml"))
+    if not isinstance(params.get(stage), dict) or "batch_size" not in params[stage]:
+        raise click.ClickException(f"{tree / 'params.yaml'}: no section {stage} with a batch_size "
+                                   f"(--stages takes training stages: pretrain_2d, pretrain_depth, adversarial)")
     params[stage]["iterations"] = iterations
     params[stage]["val_every"] = 10 * iterations
     params[stage]["checkpoint_every"] = 10 * iterations
@@ -54,8 +58,11 @@ def run_stage(tree: Path, stage: str, iterations: int) -> dict:
     for folder in (tree / "checkpoints" / stage, tree / "dvclive" / stage):
         subprocess.run(["rm", "-rf", str(folder)], check=True)
     env = dict(os.environ, PYTHONPATH=str(tree))
-    subprocess.run([sys.executable, "-m", f"stages.{stage}", "--params", "bench-params.yaml", "--no-progress"],
-                   cwd=tree, env=env, check=True, capture_output=True, text=True)
+    done = subprocess.run([sys.executable, "-m", f"stages.{stage}", "--params", "bench-params.yaml", "--no-progress"],
+                          cwd=tree, env=env, capture_output=True, text=True)
+    if done.returncode != 0:
+        last = (done.stderr.strip().splitlines() or ["(no message)"])[-1]
+        raise click.ClickException(f"stage {stage} failed at {tree.name}: {last}")
     metrics = json.loads((tree / "metrics" / f"{stage}.json").read_text())
     return {"iterations": iterations, "train_seconds": metrics["train_seconds"],
             "images_per_s": round(iterations * params[stage]["batch_size"] / metrics["train_seconds"], 1)}
@@ -68,6 +75,7 @@ def run_stage(tree: Path, stage: str, iterations: int) -> dict:
 @click.option("--iterations", default=300, show_default=True)
 @click.option("--repeats", default=2, show_default=True)
 @click.option("--out", "out_path", default=None)
+@clear_errors
 def main(old_rev: str, new_rev: str, stages: str, iterations: int, repeats: int, out_path: str | None) -> None:
     records = []
     with tempfile.TemporaryDirectory(prefix="revisions-") as scratch:
