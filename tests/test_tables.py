@@ -18,8 +18,8 @@ from fakes import write_fake_prepared
 from posegan.camera import depth_target, project
 from posegan.data.schema import prepared_path, read_prepared
 from posegan.evaluate import score_cross, score_lab, score_wild, write_evaluation
-from posegan.report.ablation import (ExperimentRow, ablation_table, experiment_rows, load_exp_show,
-                                     variant_name)
+from posegan.report.ablation import (ExperimentRow, ablation_table, baseline_name, experiment_rows,
+                                     load_exp_show, variant_name, varying_options)
 from posegan.report.figures import (load_training_curves, read_curve, spread_by_change,
                                     training_curves_figure)
 from posegan.report.tables import (StagedFiles, table1_h36m, table2_limbs, table3_mpii_pckh, table4_3dhp,
@@ -349,6 +349,17 @@ def test_variant_name_defaults_and_bad_flag():
     assert variant_name({}) == "Full"
     with pytest.raises(ValueError, match="adversarial.enabled: expected true or false"):
         variant_name({"adversarial": {"enabled": "maybe"}})
+
+
+def test_variant_names_carry_the_options_that_differ():
+    paper = {"adversarial": {"enabled": True, "lambda": 1e-4}}
+    depth_critic = {"discriminator": {"sources": ["kcs"]},
+                    "adversarial": {"enabled": True, "lambda": 1e-2, "d_steps": 5, "fake_2d": "truth"}}
+    named = varying_options([paper, depth_critic])
+    assert named == ("adversarial.lambda", "adversarial.d_steps", "adversarial.fake_2d")
+    assert variant_name(depth_critic, named) == "Adv. (kcs) (lambda 0.01, 5 D steps, fakes with truth 2D)"
+    assert variant_name(paper, named) == "Full (lambda 0.0001, 1 D steps, fakes with predicted 2D)"
+    assert baseline_name(depth_critic, named) == "Baseline"
 
 
 def test_experiment_rows_from_real_dvc_output():

@@ -60,6 +60,8 @@ OPTION_DEFAULTS: dict[str, Any] = {
     "discriminator.gradient_penalty": 0.0,
     "adversarial.lambda": 1.0e-4,
     "adversarial.d_warmup": 0,
+    "adversarial.d_steps": 1,
+    "adversarial.lr_d": 1.0e-4,
     "adversarial.adversarial_gradient": "pose",
     "adversarial.fake_2d": "predicted",
 }
@@ -120,6 +122,10 @@ def _option_label(key: str, value: Any) -> str:
         return f"lambda {float(value):g}"
     if key == "adversarial.d_warmup":
         return f"D warm-up {int(value)}"
+    if key == "adversarial.d_steps":
+        return f"{int(value)} D steps"
+    if key == "adversarial.lr_d":
+        return f"D lr {float(value):g}"
     if key == "adversarial.adversarial_gradient":
         return f"L_adv on {value} only"
     if key == "adversarial.fake_2d":
