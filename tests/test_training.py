@@ -180,6 +180,19 @@ def test_discriminator_options_train_and_resume(pretrained, tmp_path, monkeypatc
     assert_same_state(a["discriminator"], b["discriminator"])
 
 
+def test_adversarial_term_on_wild_samples_only(pretrained, tmp_path, monkeypatch):
+    """With adversarial_samples: wild the generator's L_adv judges the wild half of each minibatch
+    and no lab sample, while D still sees fakes from both domains."""
+    masks = []
+    original = adversarial_module.generator_loss
+    monkeypatch.setattr(adversarial_module, "generator_loss",
+                        lambda logits, p_loss, lam, reduction, objective, mask: masks.append(mask.clone())
+                        or original(logits, p_loss, lam, reduction, objective, mask))
+    run_adversarial(pretrained, tmp_path, options=replace(ADV, adversarial_samples="wild"))
+    n_lab = ADV.batch_size // 2
+    assert masks and all(not m[:n_lab].any() and m[n_lab:].all() for m in masks)
+
+
 def test_fix_2d_leaves_the_2d_module_unchanged(pretrained, tmp_path):
     run_adversarial(pretrained, tmp_path, model=replace(MODEL, fix_2d=True))
     before = weights(pretrained / "models/pretrain_depth.pt")["generator"]
@@ -250,10 +263,11 @@ def test_settings_name_the_bad_key():
               "params.yaml")
     adversarial_settings = build(AdversarialSettings, {**complete, "enabled": True, "init": "pretrain_2d",
                                                        "lambda": 0.01, "lr_d": 1e-4, "d_steps": 1, "d_warmup": 0,
-                                                       "adversarial_gradient": "pose", "fake_2d": "truth"},
+                                                       "adversarial_gradient": "pose", "fake_2d": "truth",
+                                                       "adversarial_samples": "wild"},
                                  "adversarial", "params.yaml")
     assert adversarial_settings.lambda_ == 0.01 and adversarial_settings.init == "pretrain_2d"
-    assert adversarial_settings.fake_2d == "truth"
+    assert adversarial_settings.fake_2d == "truth" and adversarial_settings.adversarial_samples == "wild"
 
 
 def test_step_decay_is_a_function_of_the_iteration():

@@ -64,6 +64,7 @@ OPTION_DEFAULTS: dict[str, Any] = {
     "adversarial.lr_d": 1.0e-4,
     "adversarial.adversarial_gradient": "pose",
     "adversarial.fake_2d": "predicted",
+    "adversarial.adversarial_samples": "all",
 }
 SCHEDULE_DEFAULTS: dict[str, Any] = {
     "adversarial.iterations": 500,
@@ -130,6 +131,8 @@ def _option_label(key: str, value: Any) -> str:
         return f"L_adv on {value} only"
     if key == "adversarial.fake_2d":
         return f"fakes with {value} 2D"
+    if key == "adversarial.adversarial_samples":
+        return f"L_adv on {value} samples"
     if key == "adversarial.iterations":
         return f"{int(value)} it"
     return f"{short.replace('_', ' ')} {value}"

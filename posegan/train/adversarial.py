@@ -104,7 +104,10 @@ def adversarial(settings: AdversarialSettings, discriminator_settings: Discrimin
         # Which of D's heads judges which sample (the image head only lab ones with image_samples: lab).
         real_mask = discriminator.head_mask(torch.ones(n_lab, dtype=torch.bool, device=run.device), d_set.image_samples)
         fake_mask = discriminator.head_mask(fakes < n_lab, d_set.image_samples)
-        g_mask = discriminator.head_mask(torch.arange(n_lab + n_wild, device=run.device) < n_lab, d_set.image_samples)
+        is_lab = torch.arange(n_lab + n_wild, device=run.device) < n_lab
+        g_mask = discriminator.head_mask(is_lab, d_set.image_samples)
+        if settings.adversarial_samples == "wild":
+            g_mask = g_mask & ~is_lab[:, None]      # L_adv on the wild samples only
 
     for step in range(start, warmup + settings.iterations):
         iteration = step - warmup             # the generator's iteration (negative in the D warm-up)

@@ -78,6 +78,11 @@ class AdversarialSettings(LoopSettings):
     a joint is not annotated, detached): each fake is then the true 2D pose with the
     generator's depths, so D learns how deep joints are given where they are, and L_adv
     reaches the depths only.
+    adversarial_samples: the samples whose predictions L_adv judges in the generator update:
+    "all" (the paper: Eq. 5 on every sample of both domains) or "wild" (the 2D-labelled
+    in-the-wild samples only, whose depths nothing else constrains; the lab samples keep their
+    3D loss alone). The loss is then a mean over the wild samples (twice each one's weight at
+    the default half-wild minibatch). D trains as before, on fakes from both domains.
     """
 
     enabled: bool = True
@@ -88,6 +93,7 @@ class AdversarialSettings(LoopSettings):
     d_warmup: int = setting(0, minimum=0)
     adversarial_gradient: Literal["pose", "depth"] = "pose"
     fake_2d: Literal["predicted", "truth"] = "predicted"
+    adversarial_samples: Literal["all", "wild"] = "all"
 
 
 @dataclass(frozen=True)
