@@ -50,8 +50,6 @@ shows h36m.mpjpe, h36m.limbs.*, mpii.pckh.mean, mpi_inf_3dhp.pck.total first.
 
 from __future__ import annotations
 
-import os
-import shutil
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -61,7 +59,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from posegan.atomic_files import write_json_atomic
+from posegan.atomic_files import replacing_folder, write_json_atomic
 from posegan.data.dataset import PoseDataset
 from posegan.data.schema import prepared_path, read_prepared
 from posegan.errors import InputMissingError
@@ -300,21 +298,9 @@ def write_evaluation(metrics: Mapping[str, Any], predictions: Mapping[str, Mappi
     the metrics file is written last, through a temporary name, after the headline file
     (`headline_metrics`, when `headline_path` is given).
     """
-    predictions_dir, metrics_path = Path(predictions_dir), Path(metrics_path)
-    tmp_dir = predictions_dir.with_name(predictions_dir.name + ".tmp")
-    old_dir = predictions_dir.with_name(predictions_dir.name + ".old.tmp")
-    shutil.rmtree(tmp_dir, ignore_errors=True)
-    tmp_dir.mkdir(parents=True)
-    try:
+    with replacing_folder(predictions_dir) as tmp_dir:
         for name, arrays in predictions.items():
             np.savez_compressed(tmp_dir / f"{name}.npz", **arrays)
-        if predictions_dir.exists():
-            shutil.rmtree(old_dir, ignore_errors=True)
-            os.replace(predictions_dir, old_dir)
-        os.replace(tmp_dir, predictions_dir)
-        shutil.rmtree(old_dir, ignore_errors=True)
-    finally:
-        shutil.rmtree(tmp_dir, ignore_errors=True)
     metrics = rounded(metrics, digits)
     if headline_path is not None:
         write_json_atomic(headline_path, headline_metrics(metrics))
