@@ -8,6 +8,8 @@ file is removed and the previous file, if any, stays as it was.
         tmp.write_text(text)
     write_text_atomic("metrics/headline.json", text)
     write_json_atomic("metrics/pretrain_2d.json", summary)
+    with replacing_folder("predictions") as tmp_dir:     # a whole folder, swapped at once
+        (tmp_dir / "a.npz").write_bytes(data)
 
 A process that is killed with SIGKILL cannot clean up and may leave a `.tmp` file; SIGTERM
 (the polite kill) is turned into an exception by `exit_on_sigterm`, so the temporary file is
@@ -19,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import signal
 import tempfile
 from collections.abc import Iterator
@@ -56,6 +59,28 @@ def replacing(path: str | os.PathLike, unique: bool = False) -> Iterator[Path]:
     finally:
         if tmp.exists():
             tmp.unlink()
+
+
+@contextlib.contextmanager
+def replacing_folder(path: str | os.PathLike) -> Iterator[Path]:
+    """Yield an empty temporary folder beside `path` (a hidden `.<name>.tmp-<pid>`); when the
+    block ends without error it replaces the folder `path` (an old one is moved aside, then
+    removed), when the block raises it is removed and `path` stays as it was."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    old = path.with_name(f".{path.name}.old-{os.getpid()}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir()
+    try:
+        yield tmp
+        if path.exists():
+            shutil.rmtree(old, ignore_errors=True)
+            os.replace(path, old)
+        os.replace(tmp, path)
+        shutil.rmtree(old, ignore_errors=True)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def write_text_atomic(path: str | os.PathLike, text: str) -> None:

@@ -50,8 +50,6 @@ shows h36m.mpjpe, h36m.limbs.*, mpii.pckh.mean, mpi_inf_3dhp.pck.total first.
 
 from __future__ import annotations
 
-import os
-import shutil
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -61,39 +59,24 @@ from typing import Any
 import numpy as np
 import torch
 
-from posegan.atomic_files import write_json_atomic
+from posegan.atomic_files import replacing_folder, write_json_atomic
 from posegan.data.dataset import PoseDataset
-from posegan.data.schema import prepared_path, read_prepared
+from posegan.data.schema import read_prepared
+from posegan.data.sets import MEAN_POSE_SOURCE, by_role, scored_sets
 from posegan.errors import InputMissingError
+from posegan.metrics_json import lookup, rounded
 from posegan.model_file import load_model
 from posegan.models import Generator
 from posegan.predict import predict
-from posegan.report.ablation import lookup
 from posegan.report.left_right import left_right_summary
-from posegan.scoring import (mean_pose, mean_pose_predictions, score_cross, score_decomposition, score_lab,
-                             score_plausibility, score_wild, score_wild_3d, select_samples)
+from posegan.scoring import (SetScoring, mean_pose, mean_pose_predictions, score_decomposition, score_plausibility,
+                             score_set, scores_3d, select_samples)
 from posegan.settings import setting
 from posegan.subsets import evenly_spaced
 
-# Result key -> (dataset, split) of the prepared test file.
-TEST_SETS: dict[str, tuple[str, str]] = {
-    "h36m": ("h36m", "test"),
-    "mpii": ("mpii", "valid"),
-    "mpi_inf_3dhp": ("mpi_inf_3dhp", "test"),
-    "mpii_3d": ("mpii", "valid3d"),
-}
-# Sets scored when their file is prepared and skipped (with a note) otherwise: the wild
-# validation set's true 3D exists only in the synthetic benchmark (real MPII has no 3D).
-OPTIONAL_SETS: dict[str, str] = {
-    "mpii_3d": "3D in the wild needs the wild set's true 3D, which only the synthetic benchmark has "
-               "(real MPII has no 3D labels)",
-}
-# The sets with 3D labels, scored for plausibility and decomposition (and for the truth).
-SETS_3D = ("h36m", "mpi_inf_3dhp", "mpii_3d")
+# The test sets, their scorers and the optional ones come from the dataset table (posegan.data.sets).
 # Key of the ground truth's own plausibility in evaluate.json.
 TRUTH = "truth"
-# The training file whose mean root-relative pose is the mean-pose predictor.
-MEAN_POSE_SOURCE: tuple[str, str] = ("h36m", "train")
 # The generator whose numbers go to the top level of evaluate.json.
 FINAL = "final"
 # Key of the mean-pose predictor in evaluate.json.
@@ -121,17 +104,31 @@ class EvaluateSettings:
 
 def load_test_sets(prepared_dir: str | Path, stride: int,
                    log: Callable[[str], None] | None = None) -> dict[str, PoseDataset]:
-    """The test sets, keyed as in `TEST_SETS` (FileNotFoundError naming a missing file); an
-    `OPTIONAL_SETS` entry whose file is not prepared is left out, with a note to `log`."""
+    """The test sets of the dataset table, keyed as in evaluate.json (FileNotFoundError naming a
+    missing file); an optional set whose file is not prepared is left out, with a note to `log`."""
     sets = {}
-    for key, name in TEST_SETS.items():
-        path = prepared_path(prepared_dir, *name)
-        if key in OPTIONAL_SETS and not path.exists():
+    for key, entry in scored_sets().items():
+        path = entry.path(prepared_dir)
+        if entry.optional is not None and not path.exists():
             if log is not None:
-                log(f"  {key}: skipped, {path} not prepared ({OPTIONAL_SETS[key]})")
+                log(f"  {key}: skipped, {path} not prepared ({entry.optional})")
             continue
         sets[key] = PoseDataset(path, stride)
     return sets
+
+
+def set_scoring(dataset: PoseDataset, settings: EvaluateSettings, with_joints: bool = True) -> SetScoring:
+    """How the test set `dataset` is scored under the evaluate settings."""
+    return SetScoring(list(dataset.attrs["action_names"]), dataset.image_size, settings.pck_threshold,
+                      settings.pckh_threshold, str(dataset.path), with_joints)
+
+
+def scorer_of(key: str) -> str:
+    """The scorer of the test set `key` (h36m, mpii, ...) in the dataset table."""
+    sets = scored_sets()
+    if key not in sets:
+        raise ValueError(f"unknown test set {key!r}; expected one of {list(sets)}")
+    return sets[key].scorer
 
 
 # --------------------------------------------------------------------------- models
@@ -148,25 +145,16 @@ def evaluate_generator(generator: Generator, sets: Mapping[str, PoseDataset], in
     scores, predictions = {}, {}
     for key, dataset in sets.items():
         start = time.perf_counter()
-        index = indices[key]
+        index, scorer = indices[key], scorer_of(key)
         pred = predict(generator, dataset, index, batch_size=settings.batch_size, device=device, amp=amp,
-                       workers=settings.workers, with_pair_correlation=key == "h36m")
+                       workers=settings.workers, with_pair_correlation=scorer == "lab")
         labels = select_samples(dataset.labels, index)
         source = str(dataset.path)
-        if key == "h36m":
-            scores[key] = score_lab(pred["joints_3d"], labels, dataset.attrs["action_names"], source, with_joints)
+        scores[key] = score_set(scorer, pred, labels, set_scoring(dataset, settings, with_joints))
+        if scorer == "lab":
             scores[key]["left_right"] = left_right_summary(pred["joints_2d"], labels["joints_2d"],
                                                            pred.pop("pair_correlation"))
-        elif key == "mpii":
-            scores[key] = score_wild(pred["joints_2d"], labels, dataset.image_size, settings.pckh_threshold, source)
-        elif key == "mpi_inf_3dhp":
-            scores[key] = score_cross(pred["joints_3d"], labels, dataset.attrs["action_names"],
-                                      settings.pck_threshold, source)
-        elif key == "mpii_3d":
-            scores[key] = score_wild_3d(pred["joints_3d"], labels, settings.pck_threshold, source)
-        else:
-            raise ValueError(f"unknown test set {key!r}; expected one of {list(TEST_SETS)}")
-        if key in SETS_3D:
+        if scores_3d(scorer):
             scores[key]["plausibility"] = score_plausibility(pred["joints_3d"], labels, source)
             scores[key]["decomposition"] = score_decomposition(pred["joints_2d"], pred["depth"], labels,
                                                                dataset.stride, source)
@@ -180,19 +168,11 @@ def score_mean_pose(pose: np.ndarray, sets: Mapping[str, PoseDataset], indices: 
                     settings: EvaluateSettings) -> dict[str, Any]:
     """The mean-pose predictor on the 3D test sets (h36m, mpi_inf_3dhp, mpii_3d)."""
     scores = {}
-    for key in SETS_3D:
-        if key not in sets:
-            continue
-        dataset = sets[key]
-        labels = select_samples(dataset.labels, indices[key])
-        pred = mean_pose_predictions(pose, labels["joints_3d"])
-        names = dataset.attrs["action_names"]
-        if key == "h36m":
-            scores[key] = score_lab(pred, labels, names, str(dataset.path), with_joints=False)
-        elif key == "mpi_inf_3dhp":
-            scores[key] = score_cross(pred, labels, names, settings.pck_threshold, str(dataset.path))
-        else:
-            scores[key] = score_wild_3d(pred, labels, settings.pck_threshold, str(dataset.path))
+    for key, dataset in sets.items():
+        if scores_3d(scorer_of(key)):
+            labels = select_samples(dataset.labels, indices[key])
+            pred = {"joints_3d": mean_pose_predictions(pose, labels["joints_3d"])}
+            scores[key] = score_set(scorer_of(key), pred, labels, set_scoring(dataset, settings, with_joints=False))
     return scores
 
 
@@ -200,8 +180,8 @@ def score_truth(sets: Mapping[str, PoseDataset], indices: Mapping[str, np.ndarra
     """The ground truth's own plausibility on the 3D sets: the level a prediction can reach
     (0 everywhere on the symmetric synthetic people; a few mm of asymmetry in real capture)."""
     scores = {}
-    for key in SETS_3D:
-        if key in sets:
+    for key in sets:
+        if scores_3d(scorer_of(key)):
             labels = select_samples(sets[key].labels, indices[key])
             scores[key] = {"plausibility": score_plausibility(labels["joints_3d"], labels, str(sets[key].path))}
     return scores
@@ -222,7 +202,7 @@ def evaluate_models(model_paths: Mapping[str, str | Path], prepared_dir: str | P
         raise ValueError(f"model_paths must name the final model under {FINAL!r}, got {sorted(model_paths)}")
     order = sorted(model_paths, key=lambda name: name != FINAL)
     generators = {name: load_model(model_paths[name], device)[0] for name in order}
-    mean_source = prepared_path(prepared_dir, *MEAN_POSE_SOURCE)
+    mean_source = by_role(MEAN_POSE_SOURCE).path(prepared_dir)
     sets = load_test_sets(prepared_dir, stride, log)
     train, _ = read_prepared(mean_source, fields=["joints_3d", "has_3d"])
     pose = mean_pose(train["joints_3d"], train["has_3d"])
@@ -248,22 +228,6 @@ def evaluate_models(model_paths: Mapping[str, str | Path], prepared_dir: str | P
 
 
 # --------------------------------------------------------------------------- outputs
-
-def rounded(value: Any, digits: int = 2) -> Any:
-    """`value` with every float rounded to `digits` and NaN/inf turned into None (valid JSON)."""
-    if isinstance(value, Mapping):
-        # Left/right shares lie in [0, 1]: 4 decimals, so that 0.849 does not read as 0.85.
-        return {str(k): rounded(v, 4 if k == "left_right" else digits) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [rounded(v, digits) for v in value]
-    if isinstance(value, (bool, np.bool_)):
-        return bool(value)
-    if isinstance(value, (int, np.integer)):
-        return int(value)
-    if isinstance(value, (float, np.floating)):
-        return round(float(value), digits) if np.isfinite(value) else None
-    return value
-
 
 # metrics/headline.json: (name, dotted key in evaluate.json), the figures a person compares first.
 HEADLINE: tuple[tuple[str, str], ...] = (
@@ -300,21 +264,9 @@ def write_evaluation(metrics: Mapping[str, Any], predictions: Mapping[str, Mappi
     the metrics file is written last, through a temporary name, after the headline file
     (`headline_metrics`, when `headline_path` is given).
     """
-    predictions_dir, metrics_path = Path(predictions_dir), Path(metrics_path)
-    tmp_dir = predictions_dir.with_name(predictions_dir.name + ".tmp")
-    old_dir = predictions_dir.with_name(predictions_dir.name + ".old.tmp")
-    shutil.rmtree(tmp_dir, ignore_errors=True)
-    tmp_dir.mkdir(parents=True)
-    try:
+    with replacing_folder(predictions_dir) as tmp_dir:
         for name, arrays in predictions.items():
             np.savez_compressed(tmp_dir / f"{name}.npz", **arrays)
-        if predictions_dir.exists():
-            shutil.rmtree(old_dir, ignore_errors=True)
-            os.replace(predictions_dir, old_dir)
-        os.replace(tmp_dir, predictions_dir)
-        shutil.rmtree(old_dir, ignore_errors=True)
-    finally:
-        shutil.rmtree(tmp_dir, ignore_errors=True)
     metrics = rounded(metrics, digits)
     if headline_path is not None:
         write_json_atomic(headline_path, headline_metrics(metrics))

@@ -2,7 +2,7 @@
 
     posegan predict MODEL IMAGES... [--box x,y,w,h]... [--coco FILE.json] [--out DIR]
     posegan export MODEL --format onnx|torchscript [--out FILE] [--outputs raw|joints] [--input uint8|float]
-    posegan evaluate MODEL [--set mpi_inf_3dhp|h36m|mpii] [--prepared-dir data/prepared] [--out FILE]
+    posegan evaluate MODEL [--set mpi_inf_3dhp|h36m|mpii|mpii_3d] [--prepared-dir data/prepared] [--out FILE]
 
 (also `python -m posegan.predict_cli ...`). MODEL is a models/<stage>.pt file written by a
 training stage (e.g. models/adversarial.pt). What each command writes: README.md, "Use a
@@ -20,6 +20,7 @@ from pathlib import Path
 import click
 
 from posegan.atomic_files import exit_on_sigterm
+from posegan.data.sets import scored_sets
 from posegan.errors import PoseganError
 from posegan.model_file import HEATMAP_STRIDE, depth_trained, load_model
 from posegan.output_paths import check_output_path
@@ -245,20 +246,21 @@ def export(model, fmt, out_path, outputs, input_kind, image_size, check) -> None
 
 @posegan.command()
 @click.argument("model", type=click.Path(dir_okay=False))
-@click.option("--set", "which", type=click.Choice(["mpi_inf_3dhp", "h36m", "mpii"]), default="mpi_inf_3dhp",
-              show_default=True, help="test set to score (its prepared file must exist)")
+@click.option("--set", "which", default="mpi_inf_3dhp", show_default=True,
+              help=f"test set to score, a key of the dataset table: {', '.join(scored_sets())} "
+                   "(its prepared file must exist)")
 @click.option("--prepared-dir", default="data/prepared", show_default=True, type=click.Path(file_okay=False))
 @click.option("--out", "out_path", type=click.Path(dir_okay=False), default=None,
               help="also write the scores as JSON here (not inside a DVC stage's output)")
 @click.option("--batch-size", default=32, show_default=True, type=int)
 def evaluate(model, which, prepared_dir, out_path, batch_size) -> None:
     """Score MODEL on one prepared test set (e.g. your MPI-INF-3DHP test set alone)."""
-    from posegan.evaluate import TEST_SETS, rounded
-    from posegan.scoring import score_cross, score_lab, score_wild
     from posegan.data.dataset import PoseDataset
-    from posegan.data.schema import prepared_path, read_prepared, validate
+    from posegan.data.schema import read_prepared, validate
     from posegan.errors import InputDataError
     from posegan.predict import predict as run
+    from posegan.metrics_json import rounded
+    from posegan.scoring import SetScoring, score_set, scores_3d
 
     if batch_size < 1:
         _fail(f"--batch-size {batch_size}: expected an integer >= 1")
@@ -267,31 +269,30 @@ def evaluate(model, which, prepared_dir, out_path, batch_size) -> None:
             check_output_path(out_path, "--out")
     except PoseganError as err:
         _fail(str(err))
-    path = prepared_path(prepared_dir, *TEST_SETS[which])
+    if which not in scored_sets():
+        _fail(f"--set {which}: not a test set of the dataset table (posegan/data/sets.py); "
+              f"choose one of {', '.join(scored_sets())}")
+    entry = scored_sets()[which]
+    path = entry.path(prepared_dir)
     if not path.exists():
         _fail(f"{path}: prepared test file not found; prepare it first (data.source: real with "
-              f"data.real.{which}_root set, then python -m stages.preprocess; see docs/real-datasets.md)")
+              f"data.real.{entry.dataset}_root set, then python -m stages.preprocess; see docs/real-datasets.md)")
     try:
         attrs = validate(path)
-        if (attrs["dataset"], attrs["split"]) != TEST_SETS[which]:
+        if (attrs["dataset"], attrs["split"]) != (entry.dataset, entry.split):
             raise InputDataError(f"{path}: its attributes say dataset {attrs['dataset']!r}, split {attrs['split']!r}; "
-                                 f"--set {which} scores {TEST_SETS[which][0]!r}, split {TEST_SETS[which][1]!r} "
+                                 f"--set {which} scores {entry.dataset!r}, split {entry.split!r} "
                                  "(prepare the right file, or choose the matching --set)")
         generator, info = load_model(model)
     except PoseganError as err:
         _fail(str(err))
-    if which != "mpii" and not depth_trained(info):
+    if scores_3d(entry.scorer) and not depth_trained(info):
         _warn(f"{model}: a model file of stage {info.get('stage')}, whose depth regressor is untrained: "
               "its 3D scores measure nothing")
     dataset = PoseDataset(path, HEATMAP_STRIDE)
     pred = run(generator, dataset, batch_size=batch_size)
     labels, attrs = read_prepared(path)
-    if which == "mpi_inf_3dhp":
-        scores = score_cross(pred["joints_3d"], labels, list(attrs["action_names"]))
-    elif which == "h36m":
-        scores = score_lab(pred["joints_3d"], labels, list(attrs["action_names"]))
-    else:
-        scores = score_wild(pred["joints_2d"], labels, dataset.image_size)
+    scores = score_set(entry.scorer, pred, labels, SetScoring(list(attrs["action_names"]), dataset.image_size))
     result = {"model": {"path": str(model), "stage": info.get("stage"), "iteration": info.get("iteration"),
                         "md5": info.get("md5")},
               "set": which, "file": str(path), **rounded(scores)}

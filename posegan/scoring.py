@@ -6,6 +6,11 @@
     scores = score_wild_3d(pred_3d, labels)                    # 3D in the wild (mm, percent)
     plausibility = score_plausibility(pred_3d, labels)         # limb symmetry, bone lengths, bends
     parts = score_decomposition(pred_2d, pred_depth, labels, stride)   # which part errs: 2D or depth
+    scores = score_set("cross", pred, labels, SetScoring(activity_names, image_size))   # by the scorer's name
+
+`SCORERS` is the scorer table: the name a test set's row in `posegan.data.sets` gives, the
+prediction it scores and the function. The evaluate stage and `posegan evaluate` both score
+through `score_set`, so that a set is scored the same way everywhere.
 
 `labels` are the prepared file's label arrays for the scored samples (`select_samples`).
 The training loops score their validation subsets with these functions and the evaluate
@@ -21,7 +26,8 @@ so this equals comparing in crop pixels against head_size * image_size / crop_si
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -204,3 +210,54 @@ def score_decomposition(pred_2d: np.ndarray, pred_depth: np.ndarray, labels: Map
     return {"true_2d_pred_depth": error(labels["joints_2d"][keep], pred_depth[keep]),
             "pred_2d_true_depth": error(pred_2d[keep], true_depth),
             "both": error(pred_2d[keep], pred_depth[keep])}
+
+
+# --------------------------------------------------------------------------- the scorer table
+
+@dataclass(frozen=True)
+class SetScoring:
+    """What scoring one set needs besides the predictions and the labels.
+
+    action_names: the file's group names (Human3.6M actions, MPI-INF-3DHP activities).
+    image_size: its crop side in pixels. pck_threshold: mm, the 3D PCK (paper: 150).
+    pckh_threshold: fraction of the head size (paper: 0.5). source: the set's name in
+    messages (the file). with_joints: keep the lab set's per-joint errors."""
+
+    action_names: list[str]
+    image_size: int
+    pck_threshold: float = 150.0
+    pckh_threshold: float = 0.5
+    source: str = "test set"
+    with_joints: bool = True
+
+
+# scorer name -> (the prediction it scores: joints_3d (mm) or joints_2d (crop pixels),
+#                 the scores from (that prediction, labels, SetScoring))
+SCORERS: dict[str, tuple[str, Callable[[np.ndarray, Mapping[str, np.ndarray], SetScoring], dict[str, Any]]]] = {
+    "lab": ("joints_3d", lambda pred, labels, how: score_lab(pred, labels, how.action_names, how.source,
+                                                             how.with_joints)),
+    "wild": ("joints_2d", lambda pred, labels, how: score_wild(pred, labels, how.image_size, how.pckh_threshold,
+                                                               how.source)),
+    "cross": ("joints_3d", lambda pred, labels, how: score_cross(pred, labels, how.action_names, how.pck_threshold,
+                                                                 how.source)),
+    "wild_3d": ("joints_3d", lambda pred, labels, how: score_wild_3d(pred, labels, how.pck_threshold, how.source)),
+}
+
+
+def scores_3d(scorer: str) -> bool:
+    """Whether the scorer `scorer` scores 3D poses (so the mean pose and plausibility apply)."""
+    return _scorer(scorer)[0] == "joints_3d"
+
+
+def score_set(scorer: str, pred: Mapping[str, np.ndarray], labels: Mapping[str, np.ndarray],
+              how: SetScoring) -> dict[str, Any]:
+    """The scores of the predictions `pred` (arrays keyed joints_3d / joints_2d, as
+    `posegan.predict.predict` returns them) on one set by the scorer named `scorer`."""
+    field, score = _scorer(scorer)
+    return score(pred[field], labels, how)
+
+
+def _scorer(scorer: str):
+    if scorer not in SCORERS:
+        raise ValueError(f"unknown scorer {scorer!r}; expected one of {list(SCORERS)}")
+    return SCORERS[scorer]

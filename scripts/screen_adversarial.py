@@ -47,7 +47,8 @@ from posegan.config import ParamsFile  # noqa: E402
 from posegan.data.dataset import PoseDataset  # noqa: E402
 from posegan.data.schema import PreparedData, prepared_path  # noqa: E402
 from posegan.device import RuntimeSettings, resolve_device  # noqa: E402
-from posegan.evaluate import EvaluateSettings, evaluate_generator, evaluate_models, rounded  # noqa: E402
+from posegan.evaluate import EvaluateSettings, evaluate_generator, evaluate_models  # noqa: E402
+from posegan.metrics_json import rounded  # noqa: E402
 from posegan.model_file import load_model  # noqa: E402
 from posegan.models.discriminator import DiscriminatorSettings  # noqa: E402
 from posegan.subsets import evenly_spaced  # noqa: E402

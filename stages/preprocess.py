@@ -24,6 +24,9 @@ import click
 
 from posegan.config import ParamsError, ParamsFile
 from posegan.data.schema import read_prepared
+from posegan.data.real import datasets_with_roots
+from posegan.data import sets
+from posegan.data.sets import real_sets
 from posegan.data.settings import DataSettings
 from posegan.data.synthetic.benchmark import write_benchmark
 from posegan.report.contact_sheet import make_contact_sheet
@@ -48,13 +51,18 @@ def read_data_params(params_path: str) -> tuple[dict, DataSettings]:
     `data` section)."""
     params = ParamsFile.read(params_path)
     data = params.section("data", DataSettings)
-    if data.source == "real":
-        if not any(data.real[root] for root in ("h36m_root", "mpii_root", "mpi_inf_3dhp_root")):
-            raise ParamsError(f"{params_path}: data.source is real but none of data.real.h36m_root, "
-                              "data.real.mpii_root, data.real.mpi_inf_3dhp_root is set: point the ones you have "
-                              "at your copies (docs/real-datasets.md), or use data.source: synthetic")
+    if data.source == "real" and not datasets_with_roots(data.real):
+        roots = ", ".join(f"data.real.{dataset}_root" for dataset in real_sets())
+        raise ParamsError(f"{params_path}: data.source is real but none of {roots} is set: point the ones you have "
+                          "at your copies (docs/real-datasets.md), or use data.source: synthetic")
     raw = params.raw["data"]
-    return {k: raw[k] for k in USED_KEYS if k in raw}, data
+    used = {k: raw[k] for k in USED_KEYS if k in raw}
+    if data.source == "synthetic":
+        # The synthetic files record the real datasets' roots (all null) and none of data.real's
+        # other keys: the record of earlier releases, so that the files keep their bytes and
+        # their DVC hashes (the synthetic data does not depend on data.real at all).
+        used["real"] = {f"{dataset}_root": data.real.root(dataset) for dataset in ("h36m", "mpii", "mpi_inf_3dhp")}
+    return used, data
 
 
 @click.command()
@@ -82,14 +90,13 @@ def main(params_path: str, sheet_path: str, progress: bool) -> None:
             click.echo(f"preprocess: {done}/{total} samples ({now - started:.0f} s)", err=True)
 
     if data.source == "real":
-        from posegan.data.real import RealDataError, datasets_with_roots, output_paths, prepare_real
-        from posegan.data.schema import DATASETS
+        from posegan.data.real import RealDataError, output_paths, prepare_real
 
         # Prepare what you have: only the datasets whose root is set. Files of the others left
         # from an earlier run would be stale (another source or other parameters): remove them,
         # so that a stage needing one fails with a message naming the missing root.
         present = datasets_with_roots(data.real)
-        missing = [d for d in DATASETS if d not in present]
+        missing = [d for d in real_sets() if d not in present]
         try:
             paths = prepare_real(data.real, out_dir, data.image_size, datasets=present,
                                  progress=progress)
@@ -106,12 +113,7 @@ def main(params_path: str, sheet_path: str, progress: bool) -> None:
                        "will say so", err=True)
     else:
         paths = write_benchmark(out_dir, data.synthetic, params=used, progress=report)
-    titles = {"h36m_train": "h36m_train: lab (S1 S5 S6 S7 S8), 3D",
-              "h36m_test": "h36m_test: lab (S9 S11), 3D",
-              "mpii_train": "mpii_train: wild, 2D only",
-              "mpii_valid": "mpii_valid: wild, 2D only",
-              "mpi_inf_3dhp_test": "mpi_inf_3dhp_test: cross-domain, 7 activities, 3D"}
-    # mpi_inf_3dhp_valid looks like mpi_inf_3dhp_test (other subjects): one row for both is enough.
+    titles = {entry.name: entry.title for entry in sets.SETS if entry.title is not None}
     make_contact_sheet([(titles[p.stem], p) for p in paths if p.stem in titles], sheet_path)
     sizes = ", ".join(f"{p.name} {read_prepared(p, fields=[])[1]['num_samples']}" for p in paths)
     click.echo(f"preprocess: wrote {sizes} in {time.perf_counter() - started:.1f} s; contact sheet {sheet_path}")

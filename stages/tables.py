@@ -16,8 +16,8 @@ from pathlib import Path
 
 import click
 
-from posegan.data.schema import prepared_path
 from posegan.config import ParamsFile
+from posegan.data.sets import scored_sets
 from posegan.data.schema import PreparedData
 from posegan.evaluate import FINAL, EvaluateSettings, load_predictions
 from posegan.report.files import read_json
@@ -33,10 +33,11 @@ PREDICTIONS = Path("predictions")
 LIVE = Path("dvclive")
 REPORTS = Path("reports/tables")
 FIGURES = Path("figures")
-# figure -> (test set, split, unit of the 3D panels, title)
+# The qualitative figures of the sets the dataset table gives one (posegan.data.sets), by the set's
+# scorer: (unit of the 3D panels, title). A 3D set's panels are in mm, a 2D set's in heatmap pixels.
 QUALITATIVE = {
-    "qualitative_h36m": ("h36m", "test", "mm", "Lab test set (cf. Figure 4)"),
-    "qualitative_mpii": ("mpii", "valid", "heatmap px", "Wild validation set (cf. Figure 6; no 3D ground truth)"),
+    "lab": ("mm", "Lab test set (cf. Figure 4)"),
+    "wild": ("heatmap px", "Wild validation set (cf. Figure 6; no 3D ground truth)"),
 }
 
 
@@ -63,17 +64,20 @@ def tables_stage(params_path: str) -> None:
     metrics = read_metrics(METRICS)
     with StagedFiles() as staged:
         stage_tables(staged, metrics, REPORTS, labels, settings.pck_threshold, settings.pckh_threshold)
-        for figure, (test_set, split, unit, title) in QUALITATIVE.items():
+        for test_set, entry in scored_sets().items():
+            if entry.figure is None:
+                continue
+            unit, title = QUALITATIVE[entry.scorer]
             predictions = {labels[name]: load_predictions(PREDICTIONS, f"{name}_{test_set}")
                            for name in ("pretrained", FINAL)}
-            prepared = prepared_path(prepared_dir, test_set, split)
-            if test_set == "h36m":
+            prepared = entry.path(prepared_dir)
+            if entry.scorer == "lab":
                 samples = lab_samples(prepared, predictions, settings.figure_samples)
             else:
                 samples = wild_samples(prepared, predictions, stride, settings.figure_samples)
             title = (f"{title}: {labels['pretrained']} vs {final}. Rows: evenly spaced ranks of the error change, "
                      "largest improvement at the top, largest regression at the bottom")
-            save_figure(staged, qualitative_figure(samples, unit, title), FIGURES / f"{figure}.png")
+            save_figure(staged, qualitative_figure(samples, unit, title), FIGURES / f"{entry.figure}.png")
         curves, lengths = load_training_curves(LIVE)
         save_figure(staged, training_curves_figure(curves, lengths), FIGURES / "training_curves.png")
         written = staged.commit()

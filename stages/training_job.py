@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from posegan.config import ParamsFile
-from posegan.data.schema import prepared_path
 from posegan.data.schema import PreparedData
+from posegan.data.sets import training_sets
 from posegan.device import RuntimeSettings
 from posegan.errors import InputMissingError
 from posegan.losses import LossSettings
@@ -17,9 +17,6 @@ from posegan.models.generator import ModelSettings
 from posegan.train.checkpoint import fingerprint
 from posegan.train.settings import StageOutputs
 from posegan.train.stage import TrainingJob
-
-# The prepared files every training stage reads (training sets and validation sets).
-TRAINING_INPUTS = [("h36m", "train"), ("mpii", "train"), ("h36m", "test"), ("mpii", "valid")]
 
 
 def training_job(params: ParamsFile, stage: str, settings: Any, extra_inputs: list[Path], progress: bool,
@@ -34,7 +31,7 @@ def training_job(params: ParamsFile, stage: str, settings: Any, extra_inputs: li
     data = params.section("data", PreparedData)
     model, loss = params.section("model", ModelSettings), params.section("loss", LossSettings)
     runtime, seed = params.section("runtime", RuntimeSettings), params.seed
-    inputs = [prepared_path(data.prepared_dir, *name) for name in TRAINING_INPUTS] + list(extra_inputs)
+    inputs = [entry.path(data.prepared_dir) for entry in training_sets().values()] + list(extra_inputs)
     for path in inputs:
         if not Path(path).exists():
             raise InputMissingError(f"{path}: input of stage {stage} not found (run the earlier stages: dvc repro)")

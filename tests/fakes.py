@@ -12,6 +12,10 @@ import yaml
 from posegan.camera import project
 from posegan.data.schema import PreparedWriter, prepared_path
 
+REPO = Path(__file__).resolve().parents[1]
+# params.yaml's data.real block (every key; all roots null), for params files of tests that set a few.
+DEFAULT_REAL = yaml.safe_load((REPO / "params.yaml").read_text())["data"]["real"]
+
 FILES = {  # (dataset, split): (has 3D, subject names)
     ("h36m", "train"): (True, ["S1", "S5"]),
     ("h36m", "test"): (True, ["S9", "S11"]),
@@ -78,7 +82,6 @@ def tiny_params(iterations: int, val_every: int, checkpoint_every: int, num_feat
     }
 
 
-REPO = Path(__file__).resolve().parents[1]
 
 
 def run_python(args: list[str], cwd: str | Path) -> subprocess.CompletedProcess:

@@ -27,6 +27,10 @@ CASES = [
     ("data", "data.image_size", 8, "data.image_size must be >= 16, got 8"),
     ("data", "data.synthetic.wild_train", 0, "data.synthetic.wild_train must be >= 1, got 0"),
     ("data", "data.source", "imagenet", "data.source must be one of synthetic, real, got 'imagenet'"),
+    ("data", "data.real.h36m_rot", "x", "unknown key data.real.h36m_rot"),
+    ("data", "data.real.crop_margin", MISSING, "data.real.crop_margin is missing"),
+    ("data", "data.real.workers", "two", "data.real.workers must be an integer, got 'two'"),
+    ("data", "data.real.crop_margin", 0, "data.real.crop_margin must be > 0, got 0"),
     ("seed", "seed", MISSING, "seed is missing"),
     ("seed", "seed", "abc", "seed must be an integer >= 0, got 'abc'"),
     ("seed", "seed", -1, "seed must be an integer >= 0, got -1"),
@@ -106,6 +110,44 @@ def test_bad_params_give_one_line_and_write_nothing(tmp_path, section, key, valu
     assert len(lines) == 1 and "Traceback" not in result.output, result.output
     assert lines[0].startswith("error: other.yaml: ") and words in lines[0], lines[0]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["other.yaml"]
+
+
+# data.real: a bad value of every key (the block is checked even when data.source is synthetic).
+BAD_REAL = {
+    "h36m_root": (5, "data.real.h36m_root: must be a folder path or null, got 5"),
+    "mpii_root": ([], "data.real.mpii_root: must be a folder path or null, got []"),
+    "mpi_inf_3dhp_root": ("", "data.real.mpi_inf_3dhp_root: must be a folder path or null, got ''"),
+    "workers": (0, "data.real.workers must be >= 1, got 0"),
+    "on_error": ("ignore", "data.real.on_error must be one of fail, skip, got 'ignore'"),
+    "crop_margin": ("wide", "data.real.crop_margin must be a number, got 'wide'"),
+    "h36m_train_subjects": ([], "data.real.h36m_train_subjects: must be a non-empty list of folder names"),
+    "h36m_test_subjects": ("S9", "data.real.h36m_test_subjects: must be a non-empty list of folder names"),
+    "h36m_train_frame_step": (0, "data.real.h36m_train_frame_step must be >= 1, got 0"),
+    "h36m_test_frame_step": (1.5, "data.real.h36m_test_frame_step must be an integer, got 1.5"),
+    "mpii_annotations": ("json", "data.real.mpii_annotations must be one of auto, hourglass, release, got 'json'"),
+    "mpii_scale_factor": (-1, "data.real.mpii_scale_factor must be > 0, got -1"),
+    "mpii_valid_fraction": (1.0, "data.real.mpii_valid_fraction: must be a number in [0, 1), got 1.0"),
+    "mpi_inf_3dhp_sequences": ([1], "data.real.mpi_inf_3dhp_sequences: must be a non-empty list of folder names"),
+    "mpi_inf_3dhp_frame_step": ("1", "data.real.mpi_inf_3dhp_frame_step must be an integer, got '1'"),
+    "mpi_inf_3dhp_joints_3d": ("annot2", "data.real.mpi_inf_3dhp_joints_3d must be one of univ_annot3, annot3"),
+    "mpi_inf_3dhp_intrinsics": ({"TS1": [1, 2, 3]}, "data.real.mpi_inf_3dhp_intrinsics.TS1 must be [fx, fy, cx, cy]"),
+}
+
+
+def test_every_data_real_key_is_in_params_yaml_and_checked():
+    assert sorted(BAD_REAL) == sorted(DEFAULTS["data"]["real"])
+
+
+@pytest.mark.parametrize("key", sorted(BAD_REAL))
+def test_a_bad_or_missing_data_real_key_gives_one_line(tmp_path, key):
+    value, words = BAD_REAL[key]
+    for change, expected in ((value, words), (MISSING, f"data.real.{key} is missing")):
+        (tmp_path / "other.yaml").write_text(yaml.safe_dump(with_change(f"data.real.{key}", change), sort_keys=False))
+        result = run_stage("preprocess", tmp_path, "other.yaml")
+        lines = result.output.strip().splitlines()
+        assert result.exit_code == 1 and len(lines) == 1, result.output
+        assert lines[0].startswith("error: other.yaml: ") and expected in lines[0], lines[0]
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["other.yaml"]
 
 
 def test_every_section_has_the_four_cases():

@@ -13,8 +13,10 @@ from click.testing import CliRunner
 from fakes import write_fake_prepared
 from posegan.data.dataset import PoseDataset
 from posegan.data.schema import prepared_path, read_prepared
-from posegan.evaluate import (HEADLINE, TEST_SETS, EvaluateSettings, evaluate_models, headline_metrics, load_predictions,
-                              rounded, write_evaluation)
+from posegan.data.sets import scored_sets, training_sets
+from posegan.evaluate import (HEADLINE, EvaluateSettings, evaluate_models, headline_metrics, load_predictions,
+                              write_evaluation)
+from posegan.metrics_json import rounded
 from posegan.model_file import ModelFileError, load_model, model_payload
 from posegan.models.generator import ModelSettings
 from posegan.scoring import mean_pose, mean_pose_predictions, score_cross, score_lab, score_wild
@@ -337,10 +339,10 @@ def test_no_training_stage_reads_the_wild_3d_file(tmp_path):
 
     from posegan.data.dataset import Augmentation
     from posegan.train.stage import datasets
-    from stages.training_job import TRAINING_INPUTS
 
     write_fake_prepared(tmp_path, n=4, size=64)
-    assert ("mpii", "valid3d") in TEST_SETS.values() and ("mpii", "valid3d") not in TRAINING_INPUTS
+    assert "mpii_valid3d" in [s.name for s in scored_sets().values()]
+    assert "mpii_valid3d" not in [s.name for s in training_sets().values()]
     opened = {dataset.path.name for dataset in datasets(tmp_path, 4, Augmentation()).values()}
     assert opened and "mpii_valid3d.h5" not in opened
     stages = yaml.safe_load((Path(__file__).resolve().parents[1] / "dvc.yaml").read_text())["stages"]

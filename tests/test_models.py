@@ -221,6 +221,10 @@ def discriminator_settings(**changes) -> DiscriminatorSettings:
 def test_discriminator_from_settings_and_shape_errors():
     disc = MultiSourceDiscriminator.build(discriminator_settings(), 16, 64, 16)
     assert disc.sources == ("image", "geo")
+    # parsed once, where the file is read: the settings hold the source names themselves
+    assert discriminator_settings(sources="full").sources == ("image", "geo", "maps")
+    assert discriminator_settings(sources=["maps", "geo"]).sources == ("geo", "maps")
+    assert DiscriminatorSettings().sources == discriminator_settings(sources="full").sources
     with pytest.raises(ParamsError, match="discriminator.width is missing"):
         build(DiscriminatorSettings, {"sources": "geo"}, "discriminator", "params.yaml")
     with pytest.raises(ParamsError, match="discriminator.sources"):

@@ -8,6 +8,7 @@ from click.testing import CliRunner
 
 import real_specimens as rs
 from posegan.data.dataset import PoseDataset
+from fakes import DEFAULT_REAL
 from posegan.data.real import RealDataError, datasets_with_roots, prepare_real
 from posegan.predict_cli import posegan
 from stages.preprocess import main
@@ -21,7 +22,7 @@ def only_3dhp_params(tmp_path, image_size=64):
     rs.write_3dhp(tmp_path / "3dhp", SEQUENCES)
     data = {"source": "real", "prepared_dir": str(tmp_path / "prepared"), "image_size": image_size,
             "heatmap_stride": 4,
-            "real": {"h36m_root": None, "mpii_root": None, "mpi_inf_3dhp_root": str(tmp_path / "3dhp"),
+            "real": {**DEFAULT_REAL, "mpi_inf_3dhp_root": str(tmp_path / "3dhp"),
                      "workers": 1, "mpi_inf_3dhp_sequences": ["TS1"],
                      "mpi_inf_3dhp_intrinsics": {"TS1": SEQUENCES["TS1"]["camera"]}}}
     path = tmp_path / "params.yaml"
@@ -71,7 +72,7 @@ def test_preprocess_prepares_only_3dhp_then_evaluate_on_it(tmp_path):
 
 def test_preprocess_with_no_root_set_fails_clearly(tmp_path):
     data = {"source": "real", "prepared_dir": str(tmp_path / "prepared"), "image_size": 64,
-            "real": {"h36m_root": None, "mpii_root": None, "mpi_inf_3dhp_root": None}}
+            "real": DEFAULT_REAL}
     (tmp_path / "params.yaml").write_text(yaml.safe_dump({"seed": 0, "data": data}))
     result = CliRunner().invoke(main, ["--params", str(tmp_path / "params.yaml"), "--contact-sheet",
                                        str(tmp_path / "sheet.png"), "--no-progress"])

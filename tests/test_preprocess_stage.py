@@ -11,6 +11,7 @@ from click.testing import CliRunner
 from PIL import Image
 
 from dvc_repo import make_dvc_repo
+from fakes import DEFAULT_REAL
 from posegan.data.schema import read_prepared, validate
 from stages.preprocess import main
 
@@ -20,6 +21,7 @@ TINY_DATA = {
     "heatmap_stride": 4,
     "synthetic": {"seed": 1, "lab_train_per_subject": 4, "lab_test_per_subject": 4, "wild_train": 5,
                   "wild_valid": 3, "cross_test": 7, "cross_valid": 4, "workers": 1},
+    "real": DEFAULT_REAL,
 }
 FILES = ["h36m_train.h5", "h36m_test.h5", "mpii_train.h5", "mpii_valid.h5", "mpii_valid3d.h5",
          "mpi_inf_3dhp_test.h5", "mpi_inf_3dhp_valid.h5"]

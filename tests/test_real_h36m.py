@@ -206,7 +206,7 @@ def test_missing_root_or_unset_root(tmp_path):
         run(tmp_path / "nowhere", tmp_path / "out")
     with pytest.raises(RealDataError, match="h36m_root is not set"):
         prepare_real({}, tmp_path / "out", SIZE, datasets=["h36m"])
-    with pytest.raises(ValueError, match=r"unknown parameter\(s\) \['h36m_rot'\]"):
+    with pytest.raises(ValueError, match=r"unknown key data.real.h36m_rot"):
         prepare_real({"h36m_rot": "x"}, tmp_path / "out", SIZE)
     with pytest.raises(ValueError, match="on_error must be one of"):
         run(tmp_path, tmp_path / "out", on_error="ignore")

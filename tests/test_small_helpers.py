@@ -4,7 +4,7 @@
 import numpy as np
 import pytest
 
-from posegan.atomic_files import replacing, temporary_path, write_json_atomic, write_text_atomic
+from posegan.atomic_files import replacing, replacing_folder, temporary_path, write_json_atomic, write_text_atomic
 from posegan.subsets import evenly_spaced
 
 
@@ -43,6 +43,23 @@ def test_a_failed_write_keeps_the_old_file(tmp_path):
             raise RuntimeError("killed")
     assert target.read_text() == "old"
     assert not temporary_path(target).exists()
+
+
+def test_a_folder_is_replaced_whole_or_not_at_all(tmp_path):
+    target = tmp_path / "out"
+    target.mkdir()
+    (target / "stale.npz").write_text("old")
+    with replacing_folder(target) as tmp:
+        assert tmp.parent == tmp_path and tmp != target and not list(tmp.iterdir())
+        (tmp / "new.npz").write_text("new")
+        assert (target / "stale.npz").exists()        # the old folder stays until the block ends
+    assert [p.name for p in target.iterdir()] == ["new.npz"]
+    with pytest.raises(RuntimeError):
+        with replacing_folder(target) as tmp:
+            (tmp / "half.npz").write_text("half")
+            raise RuntimeError("killed")
+    assert [p.name for p in target.iterdir()] == ["new.npz"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]      # no temporary or old folder left
 
 
 def test_each_stage_depends_on_the_modules_it_imports():

@@ -8,6 +8,7 @@ import h5py
 import numpy as np
 import pytest
 
+from fakes import DEFAULT_REAL
 from posegan.camera import crop_camera, project
 from posegan.data.schema import read_prepared, validate
 from posegan.data.settings import DataSettings
@@ -380,7 +381,7 @@ def test_write_benchmark_leaves_old_output_on_failure(tmp_path, monkeypatch):
 SYNTHETIC = {"seed": 0, "lab_train_per_subject": 1000, "lab_test_per_subject": 500, "wild_train": 5000,
              "wild_valid": 1000, "cross_test": 1050, "cross_valid": 350, "workers": 2}
 DATA = {"source": "synthetic", "prepared_dir": "data/prepared", "image_size": 128, "heatmap_stride": 4,
-        "synthetic": SYNTHETIC, "real": {"h36m_root": None, "mpii_root": None, "mpi_inf_3dhp_root": None}}
+        "synthetic": SYNTHETIC, "real": DEFAULT_REAL}
 
 
 def test_config_from_params_names_the_bad_parameter():

@@ -17,7 +17,8 @@ from PIL import Image
 from fakes import write_fake_prepared
 from posegan.camera import depth_target, project
 from posegan.data.schema import prepared_path, read_prepared
-from posegan.evaluate import score_cross, score_lab, score_wild, write_evaluation
+from posegan.evaluate import write_evaluation
+from posegan.scoring import score_cross, score_lab, score_wild
 from posegan.report.ablation import (ExperimentRow, ablation_table, baseline_name, experiment_rows,
                                      load_exp_show, variant_name, varying_options)
 from posegan.report.figures import (load_training_curves, read_curve, spread_by_change,

@@ -25,7 +25,7 @@ camera_id      int32        (N,) index into attribute camera_names (-1 if none)
 frame          int32        (N,) frame number in its sequence (-1 if none)
 =============  ===========  ==================================================================
 
-File attributes: schema_version, dataset (h36m | mpii | mpi_inf_3dhp), split, source
+File attributes: schema_version, dataset (a dataset of posegan.data.sets: h36m | mpii | mpi_inf_3dhp), split, source
 (synthetic | real), joint_set ("mpii16"), image_size, subject_names, action_names,
 camera_names (JSON lists) and params (JSON of the parameters that produced the file).
 
@@ -47,13 +47,13 @@ import h5py
 import numpy as np
 
 from posegan.atomic_files import temporary_path
+from posegan.data.sets import datasets
 from posegan.errors import InputMissingError, PoseganError
 from posegan.settings import setting
 from posegan.skeleton import NUM_JOINTS
 
 SCHEMA_VERSION = 1
 JOINT_SET = "mpii16"
-DATASETS = ("h36m", "mpii", "mpi_inf_3dhp")
 
 # name -> (dtype, shape after the sample axis; "S" stands for the image size, "P" for joints)
 FIELDS: dict[str, tuple[str, tuple]] = {
@@ -137,8 +137,8 @@ class PreparedWriter:
                  camera_names=(), compression: str | None = "lzf"):
         if n <= 0:
             raise ValueError(f"{path}: a prepared file needs at least one sample, got n={n}")
-        if dataset not in DATASETS:
-            raise ValueError(f"{path}: dataset must be one of {DATASETS}, got {dataset!r}")
+        if dataset not in datasets():
+            raise ValueError(f"{path}: dataset must be one of {datasets()}, got {dataset!r}")
         self.path = Path(path)
         self.tmp_path = temporary_path(self.path)
         self.n, self.image_size = int(n), int(image_size)
@@ -199,7 +199,7 @@ def validate(path) -> dict[str, Any]:
     if not path.exists():
         dataset = path.stem.rsplit("_", 1)[0]
         why = (f"; with data.source: real it is prepared only when data.real.{dataset}_root is set"
-               if dataset in DATASETS else "")
+               if dataset in datasets() else "")
         raise InputMissingError(f"{path}: prepared file not found (run the preprocess stage{why})")
     try:
         f = h5py.File(path, "r")

@@ -11,23 +11,16 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from posegan.data.real import RealDataSettings
 from posegan.data.schema import folder_path
 from posegan.data.synthetic.benchmark import SyntheticConfig
 from posegan.settings import ParamsError, build, setting
 
 
-def _real_roots(value: Any) -> dict[str, Any]:
-    """data.real, checked and with its defaults filled in (see posegan.data.real)."""
-    from posegan.data.real import resolve_params
-
-    return resolve_params(value)
-
-
 @dataclass(frozen=True)
 class DataSettings:
     """What the preprocess stage reads of the section. source: "synthetic" (the built-in
-    benchmark, sized by `synthetic`) or "real" (the user's copies of the datasets, under `real`,
-    a checked mapping). prepared_dir: where the prepared files go. image_size: their crop side
+    benchmark, sized by `synthetic`) or "real" (the user's copies of the datasets, under `real`). prepared_dir: where the prepared files go. image_size: their crop side
     in pixels. (heatmap_stride belongs to the training stages' view, `PreparedData`.)"""
 
     OTHER_KEYS = ("heatmap_stride",)
@@ -36,16 +29,18 @@ class DataSettings:
     image_size: int = setting(128, minimum=16)
     source: Literal["synthetic", "real"] = "synthetic"
     synthetic: SyntheticConfig | None = setting(None, optional=True)
-    real: dict[str, Any] = setting(default_factory=dict, parse=_real_roots, optional=True)
+    real: RealDataSettings | None = setting(None, optional=True)
 
     @classmethod
     def from_section(cls, block: Any, file: str) -> "DataSettings":
         """Build from the `data` block; its `synthetic` sizes take the crop side from data.image_size."""
         if not isinstance(block, dict):
             raise ParamsError(f"{file}: data must be a mapping of keys, got {block!r}")
-        rest = {k: v for k, v in block.items() if k != "synthetic"}
-        rest.setdefault("real", None)
+        rest = {k: v for k, v in block.items() if k not in ("synthetic", "real")}
         data = build(cls, rest, "data", file)
+        if "real" not in block:
+            raise ParamsError(f"{file}: data.real is missing (the roots of your copies of the real datasets)")
+        data = dataclasses.replace(data, real=RealDataSettings.from_section(block["real"], "data.real", file))
         if "synthetic" not in block:
             if data.source == "synthetic":
                 raise ParamsError(f"{file}: data.synthetic is missing (the built-in benchmark's sizes)")

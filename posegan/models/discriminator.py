@@ -122,19 +122,18 @@ def parse_sources(value) -> tuple[str, ...]:
     return tuple(s for s in SOURCES if s in names)
 
 
-def _checked_sources(value: Any) -> Any:
-    """The file's `sources` value as written (variant names stay readable in tables), once
-    `parse_sources` has accepted it."""
-    parse_sources(value)
-    return tuple(value) if isinstance(value, list) else value
+def _checked_sources(value: Any) -> tuple[str, ...]:
+    """The file's `sources` value parsed once, into the source names in canonical order (the
+    variant names the tables show are read from the params files, `posegan.report.ablation`)."""
+    return parse_sources(value)
 
 
 @dataclass(frozen=True)
 class DiscriminatorSettings:
     """The discriminator (params section `discriminator`; Figure 2 gives no sizes).
 
-    sources: a variant name (map, geo, full) or a list of sources (see `parse_sources`).
-    width: first conv channels of the image and maps branches. embed_dim: each source's
+    sources: the source names, in canonical order (the file may give a variant name, map, geo
+    or full, or a list of sources: see `parse_sources`). width: first conv channels of the image and maps branches. embed_dim: each source's
     embedding. hidden_dim: the first two of the three fully connected layers. maps_from:
     how the maps source is drawn, "joints" (Gaussians at the soft-argmax joints) or
     "heatmaps" (the normalised heatmaps). pose_scale: "heatmap" (coordinates / map side, the
@@ -146,7 +145,7 @@ class DiscriminatorSettings:
     of WGAN-GP on real-fake interpolates ("wasserstein"); 0 is the paper's plain D.
     """
 
-    sources: Any = setting("full", parse=_checked_sources)
+    sources: tuple[str, ...] = setting(VARIANTS["full"], parse=_checked_sources)
     width: int = setting(16, minimum=1)
     embed_dim: int = setting(128, minimum=1)
     hidden_dim: int = setting(256, minimum=1)

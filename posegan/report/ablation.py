@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from posegan.metrics_json import lookup
 from posegan.report.files import read_json
 from posegan.skeleton import LIMB_GROUPS, LIMB_LABELS
 from posegan.errors import PoseganError
@@ -80,16 +81,6 @@ EXTRA_COLUMNS: list[tuple[str, str]] = [
     ("mpi_inf_3dhp.plausibility.symmetry_error", "cross symmetry"),
     ("mpii_3d.mpjpe", "wild 3D MPJPE"),
 ]
-
-
-def lookup(tree: Mapping[str, Any], dotted: str, default: Any = None) -> Any:
-    """tree["a"]["b"] for "a.b", or `default` where a key is missing."""
-    value: Any = tree
-    for part in dotted.split("."):
-        if not isinstance(value, Mapping) or part not in value:
-            return default
-        value = value[part]
-    return value
 
 
 def _flag(value: Any, key: str) -> bool:

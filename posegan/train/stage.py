@@ -9,6 +9,7 @@ from pathlib import Path
 import torch
 
 from posegan.data.dataset import Augmentation, PoseDataset
+from posegan.data.sets import training_sets
 from posegan.device import RuntimeSettings, compiled, grad_scaler, resolve_device
 from posegan.losses import LossSettings
 from posegan.models import Generator
@@ -54,15 +55,11 @@ def set_learning_rate(optimizer: torch.optim.Optimizer, lr: float) -> None:
 
 
 def datasets(prepared_dir: str | Path, stride: int, augmentation: Augmentation) -> dict[str, PoseDataset]:
-    """The training and validation datasets of the pipeline's prepared folder."""
-    folder = Path(prepared_dir)
-    aug = augmentation.active
-    return {
-        "lab_train": PoseDataset(folder / "h36m_train.h5", stride, aug),
-        "wild_train": PoseDataset(folder / "mpii_train.h5", stride, aug),
-        "lab_val": PoseDataset(folder / "h36m_test.h5", stride),
-        "wild_val": PoseDataset(folder / "mpii_valid.h5", stride),
-    }
+    """The training and validation datasets of the pipeline's prepared folder (the dataset table's
+    lab_train, wild_train, lab_val, wild_val); the training sets augmented."""
+    return {name: PoseDataset(entry.path(prepared_dir), stride,
+                              augmentation.active if name.endswith("_train") else None)
+            for name, entry in training_sets().items()}
 
 
 @dataclass

@@ -30,10 +30,15 @@ from pathlib import Path
 import h5py
 import numpy as np
 
+from typing import TYPE_CHECKING
+
 from posegan.data.real.errors import ErrorPolicy, RealDataError, check_joint_array
 from posegan.data.real.geometry import head_size_from_segment, person_box
 from posegan.data.real.people import PersonTable, concat_tables
 from posegan.skeleton import h36m17_to_mpii16
+
+if TYPE_CHECKING:
+    from posegan.data.real import RealDataSettings
 
 # The 17 joints used by most work, as indices into Human3.6M's 32.
 H36M32_TO_H36M17 = [0, 1, 2, 3, 6, 7, 8, 12, 13, 14, 15, 17, 18, 19, 25, 26, 27]
@@ -185,3 +190,12 @@ def _read_annot(f: h5py.File, path: Path):
             intrinsics[camera] = values
     camera_ids = np.array([str(int(c)) for c in cameras]) if n else np.zeros(0, str)
     return pose_2d, pose_3d, frames.astype(np.int64), camera_ids, intrinsics
+
+
+def read_splits(settings: RealDataSettings, splits: list[str], policy: ErrorPolicy):
+    """The dataset table's reader for Human3.6M: yield (split, (PersonTable, name tables)) for
+    each of `splits` (train, test), with that split's subjects and frame step of `data.real`."""
+    for split in splits:
+        yield split, read_h36m_split(settings.h36m_root, list(getattr(settings, f"h36m_{split}_subjects")),
+                                     split=split, frame_step=getattr(settings, f"h36m_{split}_frame_step"),
+                                     crop_margin=settings.crop_margin, policy=policy)

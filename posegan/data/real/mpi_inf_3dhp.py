@@ -28,10 +28,15 @@ from pathlib import Path
 
 import numpy as np
 
+from typing import TYPE_CHECKING
+
 from posegan.data.real.errors import ErrorPolicy, RealDataError, check_joint_array, open_annotation_file
 from posegan.data.real.geometry import head_size_from_segment, person_box
 from posegan.data.real.people import PersonTable, concat_tables
 from posegan.skeleton import mpi3dhp17_to_mpii16
+
+if TYPE_CHECKING:
+    from posegan.data.real import RealDataSettings
 
 SEQUENCES = ["TS1", "TS2", "TS3", "TS4", "TS5", "TS6"]
 # The seven activity classes, in the order of activity_annotation 1..7 (Mehta et al.'s
@@ -131,3 +136,12 @@ def _read_annot(path: Path, joints_3d_key: str):
                                 count=int(np.sum(valid > 0)))
     return annot2[:, 0], joints_3d[:, 0], valid > 0, np.rint(np.nan_to_num(activity, nan=0.0)).astype(np.int64)
 
+
+def read_splits(settings: RealDataSettings, splits: list[str], policy: ErrorPolicy):
+    """The dataset table's reader for MPI-INF-3DHP: yield ("test", (PersonTable, name tables))."""
+    for split in splits:
+        yield split, read_3dhp_test(settings.mpi_inf_3dhp_root, list(settings.mpi_inf_3dhp_sequences),
+                                    frame_step=settings.mpi_inf_3dhp_frame_step, crop_margin=settings.crop_margin,
+                                    joints_3d_key=settings.mpi_inf_3dhp_joints_3d,
+                                    intrinsics={k: list(v) for k, v in settings.mpi_inf_3dhp_intrinsics.items()},
+                                    policy=policy)

@@ -39,9 +39,14 @@ from pathlib import Path
 
 import numpy as np
 
+from typing import TYPE_CHECKING
+
 from posegan.data.real.errors import ErrorPolicy, RealDataError, check_joint_array, open_annotation_file
 from posegan.data.real.people import PersonTable
 from posegan.skeleton import NUM_JOINTS
+
+if TYPE_CHECKING:
+    from posegan.data.real import RealDataSettings
 
 MPII_PIXEL_OFFSET = 1.0  # MPII coordinate - 0-based pixel-centre coordinate
 RELEASE_NAME = "mpii_human_pose_v1_u12_1.mat"
@@ -282,3 +287,19 @@ def find_mpii_annotations(root: str | Path, form: str) -> tuple[str, dict[str, P
               "release": releases}[form]
     raise RealDataError(f"data.real.mpii_root: no MPII annotations in {root} for mpii_annotations={form!r}; "
                         f"looked for {', '.join(str(p) for p in looked)}")
+
+
+def read_splits(settings: RealDataSettings, splits: list[str], policy: ErrorPolicy):
+    """The dataset table's reader for MPII: yield (split, (PersonTable, name tables)) for each
+    of `splits` (train, valid), from the annotations `data.real.mpii_annotations` names."""
+    form, where = find_mpii_annotations(settings.mpii_root, settings.mpii_annotations)
+    images = Path(settings.mpii_root) / "images"
+    if not images.is_dir():
+        raise RealDataError(f"data.real.mpii_root: folder {images} with the MPII images does not exist")
+    if form == "hourglass":
+        people = {split: read_mpii_hourglass(where[split]) for split in splits}
+    else:
+        people = read_mpii_release(where, valid_fraction=settings.mpii_valid_fraction, policy=policy)
+    no_names = {"subject_names": [], "action_names": [], "camera_names": []}
+    for split in splits:
+        yield split, (mpii_table(people[split], images, scale_factor=settings.mpii_scale_factor), no_names)

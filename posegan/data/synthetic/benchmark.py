@@ -60,16 +60,16 @@ worker processes or the chunk a sample is generated in.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import multiprocessing
-import os
-import shutil
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageFilter
 
+from posegan.atomic_files import replacing_folder
 from posegan.camera import crop_camera, crop_to_original, project
 from posegan.data.schema import PreparedWriter, prepared_path
 from posegan.data.synthetic import scenes
@@ -536,43 +536,23 @@ def write_benchmark(out_dir, config: SyntheticConfig, params: dict | None = None
     Returns the paths of the written files.
     """
     out_dir = Path(out_dir)
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp_dir = out_dir.with_name(f".{out_dir.name}.tmp-{os.getpid()}")
-    shutil.rmtree(tmp_dir, ignore_errors=True)
     specs = split_specs(config)
     jobs = [(k, spec, start, min(start + CHUNK, spec.num_samples), config.image_size, config.seed)
             for k, spec in enumerate(specs) for start in range(0, spec.num_samples, CHUNK)]
     total = sum(spec.num_samples for spec in specs)
     record = dict(params or {}, synthetic_config=asdict(config))
-    writers = []
-    try:
-        tmp_dir.mkdir()
-        for spec in specs:
-            writers.append(PreparedWriter(
-                prepared_path(tmp_dir, spec.dataset, spec.split), spec.num_samples, config.image_size,
-                dataset=spec.dataset, split=spec.split, source="synthetic", params=record,
-                subject_names=spec.subject_names, action_names=spec.action_names, camera_names=spec.camera_names))
-        for w in writers:
-            w.__enter__()
+    with replacing_folder(out_dir) as tmp_dir, contextlib.ExitStack() as open_writers:
+        writers = [open_writers.enter_context(PreparedWriter(
+            prepared_path(tmp_dir, spec.dataset, spec.split), spec.num_samples, config.image_size,
+            dataset=spec.dataset, split=spec.split, source="synthetic", params=record,
+            subject_names=spec.subject_names, action_names=spec.action_names, camera_names=spec.camera_names))
+            for spec in specs]
         done = 0
         for k, start, arrays in _run_jobs(jobs, config.workers):
             writers[k].write(slice(start, start + len(arrays["images"])), **arrays)
             done += len(arrays["images"])
             if progress is not None:
                 progress(done, total)
-        while writers:
-            writers.pop(0).__exit__(None, None, None)
-    except BaseException as err:
-        for w in writers:
-            if w.file is not None:
-                w.__exit__(type(err), err, None)
-        shutil.rmtree(tmp_dir, ignore_errors=True)
-        raise
-    old = out_dir.with_name(f".{out_dir.name}.old-{os.getpid()}")
-    if out_dir.exists():
-        os.replace(out_dir, old)
-    os.replace(tmp_dir, out_dir)
-    shutil.rmtree(old, ignore_errors=True)
     return [prepared_path(out_dir, spec.dataset, spec.split) for spec in specs]
 
 
