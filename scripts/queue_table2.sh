@@ -101,12 +101,13 @@ if [[ $wait -eq 0 ]]; then
   exit 0
 fi
 
-# Wait until no task is queued or running, then build the table.
-while "${dvc[@]}" queue status | grep -Eq '\b(Queued|Running)\b'; do
+# Wait until no task is queued or running, then build the table. (The status goes through a
+# variable: under pipefail, `dvc queue status | grep -q` fails when grep stops reading early.)
+while status="$("${dvc[@]}" queue status)" && grep -Eq '\b(Queued|Running)\b' <<< "$status"; do
   sleep 30
 done
-"${dvc[@]}" queue status
-if "${dvc[@]}" queue status | grep -q 'Failed'; then
+echo "$status"
+if grep -q 'Failed' <<< "$status"; then
   echo "warning: some experiments failed; see '${dvc[*]} queue logs <name>'" >&2
 fi
 "$python_bin" -m stages.tables ablation
