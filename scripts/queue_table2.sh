@@ -17,7 +17,8 @@
 #   full               Full                 (the defaults: discriminator.sources=full)
 #
 # --seeds (default "0 1 2") and --variants (default: all seven) choose the subset. Variants with the
-# same seed share their pretraining stages through DVC's run cache. Extra arguments go to every
+# same seed share their pretraining stages through DVC's run cache (the fix-2D variants retrain
+# pretrain_depth, whose params include model.fix_2d). Extra arguments go to every
 # `dvc exp run`, e.g. `-S adversarial.iterations=2000`, or `-f` to overwrite experiments of the same
 # names from an earlier round. Then `dvc queue start -j N` runs them (N = --jobs, default 1: one at a
 # time, as the runs share the CPU/GPU). With --wait the script waits for the queue to finish and
@@ -40,7 +41,7 @@ while [[ $# -gt 0 ]]; do
     --jobs) jobs="${2:?--jobs needs a number}"; shift 2 ;;
     --seeds) seeds="${2:?--seeds needs a list such as \"0 1 2\"}"; shift 2 ;;
     --variants) variants="${2:?--variants needs a list such as \"baseline full\"}"; shift 2 ;;
-    -h|--help) sed -n '2,27p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,28p' "$0"; exit 0 ;;
     *) extra+=("$1"); shift ;;
   esac
 done
@@ -100,12 +101,13 @@ if [[ $wait -eq 0 ]]; then
   exit 0
 fi
 
-# Wait until no task is queued or running, then build the table.
-while "${dvc[@]}" queue status | grep -Eq '\b(Queued|Running)\b'; do
+# Wait until no task is queued or running, then build the table. (The status goes through a
+# variable: under pipefail, `dvc queue status | grep -q` fails when grep stops reading early.)
+while status="$("${dvc[@]}" queue status)" && grep -Eq '\b(Queued|Running)\b' <<< "$status"; do
   sleep 30
 done
-"${dvc[@]}" queue status
-if "${dvc[@]}" queue status | grep -q 'Failed'; then
+echo "$status"
+if grep -q 'Failed' <<< "$status"; then
   echo "warning: some experiments failed; see '${dvc[*]} queue logs <name>'" >&2
 fi
 "$python_bin" -m stages.tables ablation

@@ -86,6 +86,35 @@ def test_each_stage_depends_on_the_modules_it_imports():
                 f"stage {name} lists {dep} in dvc.yaml but does not import it"
 
 
+def test_every_stage_can_be_restored_from_the_run_cache():
+    """DVC keeps no run-cache entry for a stage with a `persist` output or a plain output with
+    `cache: false` (metrics and plots with `cache: false` are allowed: DVC stores them in the run
+    cache all the same). Training checkpoints live in git-ignored checkpoints/, no output of any
+    stage; the metrics stay git-tracked (cache: false) so that ablations can be diffed."""
+    from pathlib import Path
+
+    import yaml
+
+    root = Path(__file__).resolve().parents[1]
+    stages = yaml.safe_load((root / "dvc.yaml").read_text())["stages"]
+    for name, stage in stages.items():
+        declared = {kind: [e if isinstance(e, dict) else {e: {}} for e in stage.get(kind, [])]
+                    for kind in ("outs", "metrics", "plots")}
+        for kind, entries in declared.items():
+            for entry in entries:
+                (path, options), = entry.items()
+                options = options or {}
+                assert not options.get("persist", False), f"stage {name}: {path} is persist: true"
+                assert not (kind == "outs" and options.get("cache", True) is False), \
+                    f"stage {name}: output {path} has cache: false"
+                assert not path.startswith("checkpoints"), f"stage {name}: {path} is an output"
+    metrics = {path: options for entry in stages["evaluate"]["metrics"] for path, options in entry.items()}
+    assert metrics == {"metrics/evaluate.json": {"cache": False}, "metrics/headline.json": {"cache": False}}
+    for stage in ("pretrain_2d", "pretrain_depth", "adversarial"):
+        assert stages[stage]["metrics"] == [{f"metrics/{stage}.json": {"cache": False}}]
+    assert "/checkpoints/" in (root / ".gitignore").read_text().splitlines()
+
+
 def test_loader_workers_from_the_machine():
     from posegan.train.settings import loader_workers
 

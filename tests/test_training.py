@@ -93,6 +93,9 @@ def test_interrupted_run_resumes_to_the_same_weights(pretrained, tmp_path, monke
                         lambda self, *a: resumed_from.append(original_resume(self, *a)) or resumed_from[-1])
     run_adversarial(pretrained, tmp_path / "broken")
     assert resumed_from == [4]
+    # The whole curve, once: the steps logged before the kill came back with the checkpoint folder.
+    curve = (tmp_path / "broken/dvclive/adversarial/plots/metrics/train/g_loss.tsv").read_text().splitlines()
+    assert [int(line.split("\t")[0]) for line in curve[1:]] == [1, 2, 3, 4, 5, 6]
     a, b = weights(tmp_path / "unbroken/models/adversarial.pt"), weights(tmp_path / "broken/models/adversarial.pt")
     assert_same_state(a["generator"], b["generator"])
     assert_same_state(a["discriminator"], b["discriminator"])

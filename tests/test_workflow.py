@@ -6,7 +6,8 @@ On a tiny configuration (64 px crops, a one-stack 16-feature hourglass, a handfu
   it nothing is stale and a second `dvc repro` does nothing;
 - a `dvc repro` killed (SIGKILL) during adversarial training resumes from its checkpoint on the
   next `dvc repro` and ends with the same weights as an unbroken run of the same seed;
-- a changed param makes adversarial training start from scratch (the checkpoint fingerprint);
+- a changed param makes adversarial training start from scratch (the checkpoint fingerprint),
+  and changing it back restores the earlier run's stages from DVC's run cache, byte for byte;
 - `dvc exp run -S discriminator.sources=geo` makes an experiment that `dvc params diff`,
   `dvc metrics diff` and `dvc exp show` tell apart from the committed run, and
   `python -m stages.tables ablation` builds Table 2 from the two;
@@ -16,7 +17,7 @@ On a tiny configuration (64 px crops, a one-stack 16-feature hourglass, a handfu
   nor an installed posegan.
 
 - a resumed run keeps the whole training curve, a forced rerun of a finished stage works, and a
-  queued experiment reuses the unchanged pretraining stages (their checkpoints are cached).
+  queued experiment reuses the unchanged pretraining stages (dvc.lock says they did not change).
 
 One pipeline run is shared (module fixture); tests that change anything work on copies of it.
 """
@@ -27,6 +28,7 @@ import csv
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import time
@@ -151,6 +153,13 @@ def killed_and_resumed(pipeline, tmp_path_factory) -> dict:
     # Start adversarial training over (as after `dvc repro -f`); the committed run is the unbroken one.
     checkpoint.unlink()
     (repo.path / "models/adversarial.pt").unlink()
+    # ... and as if that run had never finished: without this, dvc.lock and DVC's run cache record
+    # it, and `dvc repro` would restore the committed run's outputs from the cache instead of
+    # training (after the kill too, which is what a user wants, but not what this test is about).
+    lock = yaml.safe_load((repo.path / "dvc.lock").read_text())
+    del lock["stages"]["adversarial"]
+    (repo.path / "dvc.lock").write_text(yaml.safe_dump(lock, sort_keys=False))
+    shutil.rmtree(repo.path / ".dvc/cache/runs")
 
     log_path = repo.path.parent / "killed_repro.log"
     with open(log_path, "wb") as log:
@@ -216,7 +225,7 @@ def test_a_forced_rerun_of_a_finished_stage_succeeds(pipeline, tmp_path):
     assert train_steps(repo, "adversarial", "g_loss") == list(range(1, ADV_ITERATIONS + 1))
 
 
-def test_a_changed_param_trains_adversarial_from_scratch(pipeline, tmp_path):
+def test_a_changed_param_trains_from_scratch_and_changing_it_back_uses_the_run_cache(pipeline, tmp_path):
     repo = pipeline.copy(tmp_path)
     old = load(repo.path / "checkpoints/adversarial/last.pt")
     assert old["iteration"] == ADV_ITERATIONS  # a finished run's checkpoint is there to be (wrongly) reused
@@ -233,6 +242,18 @@ def test_a_changed_param_trains_adversarial_from_scratch(pipeline, tmp_path):
     assert any(not torch.equal(trained["generator"][k], before["generator"][k]) for k in before["generator"])
     # One fresh curve, not one appended to the old run's.
     assert train_steps(repo, "adversarial", "g_loss") == list(range(1, ADV_ITERATIONS + 1))
+
+    # Back to the committed params: no stage runs; DVC's run cache restores the committed run's
+    # model, metrics and curves (the training stages have no persist output, which would keep
+    # them out of the run cache), so git sees exactly the committed files again.
+    repo.git("checkout", "--", "params.yaml")
+    result = repo.dvc("repro")
+    assert ran_stages(result.stdout) == []
+    for stage in ("adversarial", "evaluate", "tables"):
+        assert f"Stage '{stage}' is cached - skipping run, checking out outputs" in result.stdout, result.stdout
+    assert repo.git("status", "--porcelain").stdout == ""
+    assert ((repo.path / "models/adversarial.pt").read_bytes() ==
+            (pipeline.path / "models/adversarial.pt").read_bytes())
 
 
 def _experiment(exp_show: list, name: str) -> dict:

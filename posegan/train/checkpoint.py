@@ -1,9 +1,11 @@
 """Atomic, fingerprinted checkpoints.
 
-DVC 3 has no checkpoints of its own, so a training stage keeps a `persist: true` folder of
-them. Each checkpoint carries a fingerprint of the stage's params and input files; a rerun
-resumes only from a checkpoint whose fingerprint matches, so a new experiment (other params,
-other data) never silently reuses the previous experiment's run.
+DVC 3 has no checkpoints of its own, so a training stage keeps them in a folder of its own,
+checkpoints/<stage>/, which git ignores and which is no DVC output (a `persist` output would keep
+the stage out of DVC's run cache; DVC does not touch a folder it does not know). Each checkpoint
+carries a fingerprint of the stage's params and input files; a rerun resumes only from a
+checkpoint whose fingerprint matches, so a new experiment (other params, other data) never
+silently reuses the previous experiment's run.
 """
 
 from __future__ import annotations

@@ -5,6 +5,12 @@ iteration (`check_finite`, `log`); the session writes DVCLive metrics and plots,
 progress bar, periodic atomic checkpoints, and refuses to go on after a non-finite loss.
 Only rank 0 writes.
 
+DVCLive writes into the checkpoint folder (`<checkpoint_dir>/dvclive/`) while the stage runs, and
+`finish` copies its curves to the stage's plots output (`<live_dir>/plots/metrics`). Neither
+folder is a `persist` output, so DVC's run cache can restore the stage; the curves of a killed
+run survive with its checkpoint, not in the output folder that `dvc repro` empties before it
+reruns the stage.
+
 No host synchronisation per iteration: the loops hand over losses as device tensors, and
 the session reads them (`.item()`) only on the steps that log, validate or checkpoint. The
 NaN guard accumulates a device-side flag each iteration and checks it on those steps, before
@@ -15,6 +21,7 @@ in and the last good checkpoint, which never holds the bad weights.
 from __future__ import annotations
 
 import os
+import shutil
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -33,8 +40,9 @@ class TrainingSession:
     """One stage's run.
 
     stage: name used in messages. iterations: total iterations of the stage.
-    checkpoint_dir / fingerprint: see `Checkpointer`. live_dir: DVCLive folder (None: no
-    DVCLive). log_every / checkpoint_every / val_every: in iterations.
+    checkpoint_dir / fingerprint: see `Checkpointer`. live_dir: the DVCLive folder the curves are
+    published to at the end (None: no DVCLive); DVCLive itself writes under checkpoint_dir.
+    log_every / checkpoint_every / val_every: in iterations.
     """
 
     def __init__(self, stage: str, iterations: int, checkpoint_dir: str | os.PathLike, fingerprint: str,
@@ -43,6 +51,7 @@ class TrainingSession:
         self.stage, self.iterations, self.dist = stage, int(iterations), dist
         self.checkpointer = Checkpointer(checkpoint_dir, fingerprint)
         self.live_dir = Path(live_dir) if live_dir is not None else None
+        self.live_work_dir = self.checkpointer.folder / "dvclive"
         self.log_every, self.checkpoint_every, self.val_every = log_every, checkpoint_every, val_every
         self.progress = progress and dist.is_main
         self.live = None
@@ -79,8 +88,9 @@ class TrainingSession:
                 from dvclive import Live
 
                 if self.start_iteration > 0:
-                    trim_curves(self.live_dir, self.start_iteration)
-                self.live = Live(str(self.live_dir), dvcyaml=None, save_dvc_exp=False,
+                    adopt_published_curves(self.live_dir, self.live_work_dir)
+                    trim_curves(self.live_work_dir, self.start_iteration)
+                self.live = Live(str(self.live_work_dir), dvcyaml=None, save_dvc_exp=False,
                                  resume=self.start_iteration > 0, report=None)
                 if self.start_iteration > 0:
                     self.live.step = self.start_iteration
@@ -192,10 +202,12 @@ class TrainingSession:
                metrics_path: str | os.PathLike) -> dict[str, Any]:
         """Write the stage's model and metrics (rank 0, atomically) and close the logs."""
         summary = self.summary()
+        self.close()
         if self.dist.is_main:
+            if self.live_dir is not None:
+                publish_curves(self.live_work_dir, self.live_dir)
             atomic_save(model_payload, model_path)
             write_json_atomic(metrics_path, summary, sort_keys=True)
-        self.close()
         return summary
 
     def close(self) -> None:
@@ -220,3 +232,28 @@ def trim_curves(live_dir: str | os.PathLike, last_step: int) -> None:
         kept = [lines[0]] + [line for line in lines[1:] if int(float(line.split("\t", 1)[0])) <= last_step]
         if len(kept) != len(lines):
             write_text_atomic(tsv, "\n".join(kept) + "\n")
+
+
+CURVES = Path("plots") / "metrics"   # DVCLive's metric curves, relative to a DVCLive folder
+
+
+def publish_curves(work_dir: str | os.PathLike, live_dir: str | os.PathLike) -> None:
+    """Replace `<live_dir>/plots/metrics` (the stage's plots output) by the curves DVCLive wrote
+    under `work_dir`, through a temporary folder renamed into place."""
+    source, target = Path(work_dir) / CURVES, Path(live_dir) / CURVES
+    staging = target.with_name(target.name + ".tmp")
+    shutil.rmtree(staging, ignore_errors=True)
+    if source.is_dir():
+        shutil.copytree(source, staging)
+    else:
+        staging.mkdir(parents=True)
+    shutil.rmtree(target, ignore_errors=True)
+    staging.rename(target)
+
+
+def adopt_published_curves(live_dir: str | os.PathLike | None, work_dir: str | os.PathLike) -> None:
+    """Before resuming: a checkpoint folder without curves (written before DVCLive wrote into it)
+    takes the published ones, if any, so that the resumed run still keeps its whole curve."""
+    source, target = (Path(live_dir) / CURVES if live_dir is not None else None), Path(work_dir) / CURVES
+    if source is not None and source.is_dir() and not target.exists():
+        shutil.copytree(source, target)

@@ -108,8 +108,8 @@ class StageOutputs:
 
     @classmethod
     def for_stage(cls, stage: str, root: str | Path = ".") -> "StageOutputs":
-        """The pipeline's layout: models/<stage>.pt, checkpoints/<stage>/, dvclive/<stage>/,
-        metrics/<stage>.json."""
+        """The pipeline's layout: models/<stage>.pt, checkpoints/<stage>/ (git-ignored, no DVC
+        output), dvclive/<stage>/ (the curves, published at the end), metrics/<stage>.json."""
         root = Path(root)
         return cls(root / "models" / f"{stage}.pt", root / "checkpoints" / stage, root / "dvclive" / stage,
                    root / "metrics" / f"{stage}.json")
