@@ -49,6 +49,9 @@ class Reduction(str, Enum):
     BATCH_MEAN = "batch_mean"
     SUM = "sum"
 
+    def __str__(self) -> str:       # the file's word in messages and logs, not "Reduction.SUM"
+        return self.value
+
     @classmethod
     def _missing_(cls, value):
         raise ValueError(f"reduction must be one of {', '.join(m.value for m in cls)}, got {value!r}")

@@ -70,6 +70,7 @@ def test_loss_settings_are_checked():
 
 def test_reduction_from_a_library_caller():
     assert Reduction("batch_mean") is Reduction.BATCH_MEAN and Reduction.SUM == "sum"
+    assert f"{Reduction.SUM}" == str(Reduction.SUM) == "sum"
     with pytest.raises(ValueError, match="reduction must be one of backbone, batch_mean, sum, got 'mean'"):
         Reduction("mean")
     with pytest.raises(ValueError, match="reduction must be one of"):
