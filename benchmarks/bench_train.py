@@ -163,7 +163,7 @@ def run_stage(stage: str, params: ParamsFile, prepared: Path, scratch: Path, war
     total = warmup + iterations + 1
     settings = dataclasses.replace(settings, iterations=total, val_every=10 * total)
     model = params.section("model", ModelSettings)
-    runtime = dataclasses.replace(params.section("runtime", RuntimeSettings), device=str(device))
+    runtime = dataclasses.replace(params.section("runtime", RuntimeSettings), device=device)
     image_size = params.section("data", PreparedData).image_size
     folder = Path(tempfile.mkdtemp(dir=scratch, prefix=f"{stage}-"))
     try:

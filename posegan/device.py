@@ -1,6 +1,7 @@
 """Devices, mixed precision and compilation: the params section `runtime`.
 
-No code in the library calls `.cuda()`: models and tensors go `.to(resolve_device(name))`.
+No code in the library calls `.cuda()`: models and tensors go `.to(runtime.device)`, the
+torch.device that `runtime.device` was resolved to (once, where the section is read).
 Mixed precision: `amp: fp16` (or `true`) is float16 autocast with a gradient scaler, on CUDA
 only; `amp: bf16` is bfloat16 autocast without a scaler (bfloat16 has float32's range), on
 CUDA or CPU. Otherwise `autocast` does nothing and `grad_scaler` returns a disabled scaler
@@ -24,37 +25,33 @@ class DeviceUnavailableError(PoseganError, RuntimeError):
     """The params ask for a device this machine does not have."""
 
 
-def _device_name(value) -> str:
-    """runtime.device: auto, cpu, cuda or cuda:N."""
-    key = value.strip().lower() if isinstance(value, str) else None
-    if key not in ("auto", "cpu", "cuda") and not (key or "").startswith("cuda:") or \
-            (key or "").startswith("cuda:") and not key[5:].isdigit():
-        raise ValueError(f"must be auto, cpu, cuda or cuda:N, got {value!r}")
-    return value
-
-
 @dataclass(frozen=True)
 class RuntimeSettings:
     """Where and how the networks run (params section `runtime`), apart from what they are:
     a checkpoint made with one runtime resumes with another.
 
-    device: "auto" (CUDA when available), "cpu", "cuda" or "cuda:N". amp: mixed precision,
+    device: the torch.device to run on, resolved from the file's "auto" (CUDA when available),
+    "cpu", "cuda" or "cuda:N" by `resolve_device` as the section is read. amp: mixed precision,
     false, fp16 (true means fp16; CUDA only) or bf16. threads: torch CPU threads per process
     (0: torch's default). compile: `torch.compile` the training networks, false, true (mode
     "default"), or a mode: "default", "reduce-overhead" (CUDA graphs), "max-autotune".
     """
 
-    device: str = setting("auto", parse=_device_name)
+    device: torch.device = setting(default_factory=lambda: resolve_device("auto"),
+                                   parse=lambda name: resolve_device(name))
     amp: bool | Literal["fp16", "bf16"] = False
     threads: int = setting(0, minimum=0)
     compile: bool | Literal["default", "reduce-overhead", "max-autotune"] = setting(False, optional=True)
 
 
 def resolve_device(name: str) -> torch.device:
-    """'auto' -> cuda if available else cpu; 'cpu'; 'cuda' or 'cuda:N' (error if unavailable)."""
-    if not isinstance(name, str):
-        raise ValueError(f"runtime.device must be 'auto', 'cpu' or 'cuda', got {name!r}")
-    key = name.strip().lower()
+    """'auto' -> cuda if available else cpu; 'cpu'; 'cuda' or 'cuda:N' (error if unavailable).
+
+    The one place a device name is parsed: `RuntimeSettings.device` (the params) and the
+    benchmarks' --device options."""
+    key = name.strip().lower() if isinstance(name, str) else ""
+    if key.startswith("cuda:") and not key[5:].isdigit():
+        key = ""
     if key == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if key == "cpu":
@@ -68,7 +65,7 @@ def resolve_device(name: str) -> torch.device:
             raise DeviceUnavailableError(f"runtime.device is {name!r} but only {torch.cuda.device_count()} "
                                f"CUDA device(s) are visible")
         return device
-    raise ValueError(f"runtime.device must be 'auto', 'cpu' or 'cuda', got {name!r}")
+    raise ValueError(f"runtime.device must be auto, cpu, cuda or cuda:N, got {name!r}")
 
 
 def amp_dtype(device: torch.device, amp: bool | str) -> torch.dtype | None:

@@ -31,7 +31,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Literal, NamedTuple
+from enum import Enum
+from typing import NamedTuple
 
 import torch
 import torch.nn.functional as F
@@ -39,23 +40,37 @@ from torch import Tensor
 
 from posegan.settings import setting
 
-REDUCTIONS = ("backbone", "batch_mean", "sum")
+
+class Reduction(str, Enum):
+    """How a loss is reduced over the minibatch (see the module docstring). A str, so that
+    `Reduction.SUM == "sum"`; `Reduction("mean")` raises ValueError naming the choices."""
+
+    BACKBONE = "backbone"
+    BATCH_MEAN = "batch_mean"
+    SUM = "sum"
+
+    def __str__(self) -> str:       # the file's word in messages and logs, not "Reduction.SUM"
+        return self.value
+
+    @classmethod
+    def _missing_(cls, value):
+        raise ValueError(f"reduction must be one of {', '.join(m.value for m in cls)}, got {value!r}")
+
 
 
 @dataclass(frozen=True)
 class LossSettings:
     """How the training losses are reduced (see the module docstring).
 
-    reduction: "backbone" | "batch_mean" | "sum". depth_weight: the depth term's weight under
+    reduction: backbone | batch_mean | sum, checked (and turned into a Reduction) where the
+    section is read. depth_weight: the depth term's weight under
     "backbone" (Zhou et al.'s regWeight); the other reductions are the paper's unweighted Eq. 2.
     """
 
-    reduction: Literal["backbone", "batch_mean", "sum"] = "backbone"
+    reduction: Reduction = Reduction.BACKBONE
     depth_weight: float = setting(0.1, minimum=0)
 
     def __post_init__(self):
-        if self.reduction not in REDUCTIONS:
-            raise ValueError(f"loss.reduction must be one of {', '.join(REDUCTIONS)}, got {self.reduction!r}")
         if not self.depth_weight >= 0:
             raise ValueError(f"loss.depth_weight must be a non-negative number, got {self.depth_weight!r}")
 
@@ -68,18 +83,15 @@ class PoseLoss(NamedTuple):
     depth: Tensor
 
 
-def _reduce(per_sample_sum: Tensor, count: int, reduction: str) -> Tensor:
-    if reduction == "sum":
-        return per_sample_sum
-    if reduction in ("batch_mean", "backbone"):
-        return per_sample_sum / max(count, 1)
-    raise ValueError(f"reduction must be one of {REDUCTIONS}, got {reduction!r}")
+def _reduce(per_sample_sum: Tensor, count: int, reduction: Reduction) -> Tensor:
+    """The sum ("sum") or the mean over `count` samples (otherwise)."""
+    return per_sample_sum if reduction is Reduction.SUM else per_sample_sum / max(count, 1)
 
 
 def pose_loss(pred_heatmaps: Sequence[Tensor] | Tensor, pred_depth: Tensor | None,
               target_heatmaps: Tensor, target_depth: Tensor | None = None,
               joint_mask: Tensor | None = None, has_3d: Tensor | None = None,
-              reduction: str = "backbone", depth_weight: float = 0.1) -> PoseLoss:
+              reduction: Reduction | str = Reduction.BACKBONE, depth_weight: float = 0.1) -> PoseLoss:
     """Eq. 2: squared heatmap error of every sample and stack + squared depth error of 3D samples.
 
     pred_heatmaps: one (B, P, H, W) tensor or a list of them, one per stack; every stack is
@@ -99,8 +111,7 @@ def pose_loss(pred_heatmaps: Sequence[Tensor] | Tensor, pred_depth: Tensor | Non
     depth_weight: the depth term's weight under "backbone" (ignored otherwise).
     Returns PoseLoss(total, heatmap, depth), scalars, computed in float32.
     """
-    if reduction not in REDUCTIONS:
-        raise ValueError(f"reduction must be one of {REDUCTIONS}, got {reduction!r}")
+    reduction = Reduction(reduction)    # a caller's string; ValueError naming the choices
     if isinstance(pred_heatmaps, Tensor):
         pred_heatmaps = [pred_heatmaps]
     if len(pred_heatmaps) == 0:
@@ -133,11 +144,11 @@ def pose_loss(pred_heatmaps: Sequence[Tensor] | Tensor, pred_depth: Tensor | Non
         # where(), not multiplication, so NaN targets give neither NaN values nor NaN gradients.
         error = torch.where(valid, pred_depth.float() - torch.where(valid, target_depth, 0.0), 0.0)
         depth = (error.square() * mask).sum()
-        if reduction == "backbone":
+        if reduction is Reduction.BACKBONE:
             half_side = target_heatmaps.shape[-1] / 2.0
             depth = depth_weight * depth / (half_side ** 2) / valid.sum().clamp(min=1)
 
-    if reduction == "backbone":
+    if reduction is Reduction.BACKBONE:
         heatmap = heatmap / target_heatmaps.numel()     # mean over B x P x H x W, per stack
     else:
         heatmap, depth = _reduce(heatmap, b, reduction), _reduce(depth, b, reduction)
@@ -167,17 +178,16 @@ def _heads(logits: Tensor, mask: Tensor | None) -> tuple[Tensor, Tensor]:
     return logits, mask.expand_as(logits)
 
 
-def _reduce_heads(terms: Tensor, mask: Tensor, reduction: str) -> Tensor:
-    """Sum over the heads of each head's sum ("sum") or mean (otherwise) over its samples."""
+def _reduce_heads(terms: Tensor, mask: Tensor, reduction: Reduction | str) -> Tensor:
+    """Sum over the heads of each head's sum ("sum") or mean (otherwise) over its samples.
+    The one place the classification losses take `reduction` from their caller."""
     total = (terms * mask).sum(dim=0)
-    if reduction == "sum":
+    if Reduction(reduction) is Reduction.SUM:     # a caller's string; ValueError naming the choices
         return total.sum()
-    if reduction in ("batch_mean", "backbone"):
-        return (total / mask.sum(dim=0).clamp_min(1.0)).sum()
-    raise ValueError(f"reduction must be one of {REDUCTIONS}, got {reduction!r}")
+    return (total / mask.sum(dim=0).clamp_min(1.0)).sum()
 
 
-def discriminator_loss(real_logits: Tensor, fake_logits: Tensor, reduction: str = "backbone",
+def discriminator_loss(real_logits: Tensor, fake_logits: Tensor, reduction: Reduction | str = Reduction.BACKBONE,
                        objective: str = "bce", real_mask: Tensor | None = None,
                        fake_mask: Tensor | None = None) -> Tensor:
     """Eq. 3: real (ground-truth 3D) samples labelled 1, generated samples labelled 0.
@@ -202,7 +212,7 @@ def discriminator_loss(real_logits: Tensor, fake_logits: Tensor, reduction: str 
     return _reduce_heads(real_terms, real_mask, reduction) + _reduce_heads(fake_terms, fake_mask, reduction)
 
 
-def adversarial_loss(fake_logits: Tensor, reduction: str = "backbone", objective: str = "bce",
+def adversarial_loss(fake_logits: Tensor, reduction: Reduction | str = Reduction.BACKBONE, objective: str = "bce",
                      mask: Tensor | None = None) -> Tensor:
     """Eq. 4: sum_n L_cls(D(I_n, E(G(I_n))), 1) over generated samples (the mean unless "sum"),
     summed over D's heads, each over the samples its `mask` gives it; "wasserstein": -score."""
@@ -217,7 +227,7 @@ def adversarial_loss(fake_logits: Tensor, reduction: str = "backbone", objective
 
 
 def generator_loss(fake_logits: Tensor, pose_loss: Tensor | PoseLoss, lam: float = 1e-4,
-                   reduction: str = "backbone", objective: str = "bce", mask: Tensor | None = None) -> Tensor:
+                   reduction: Reduction | str = Reduction.BACKBONE, objective: str = "bce", mask: Tensor | None = None) -> Tensor:
     """Eq. 5: L_G = lam * L_adv + L_pose.
 
     fake_logits: (B,) or (B, K) D's logits on the generator's predictions for the same B

@@ -2,8 +2,8 @@
 
 Each params section is a frozen dataclass owned by the part of the library that uses it
 (`ModelSettings` by the models, `LoopSettings` by the training loops, ...). Its fields say
-what they accept: the type annotation (int, float, bool, str, `X | None`, `Literal[...]`,
-`tuple[float, ...]`, a nested settings dataclass) and `setting(..., minimum=, maximum=,
+what they accept: the type annotation (int, float, bool, str, `X | None`, `Literal[...]`, an
+`enum.Enum` whose values are the file's words, `tuple[float, ...]`, a nested settings dataclass) and `setting(..., minimum=, maximum=,
 exclusive=, parse=, key=, optional=)`. `build(cls, mapping, prefix, file)` checks a mapping
 against them and rejects unknown keys, missing keys, wrong types and out-of-range values
 with a one-line `ParamsError` naming the file and the full key:
@@ -19,6 +19,7 @@ another stage's view of it, accepted and not read. Reading the file is `posegan.
 from __future__ import annotations
 
 import dataclasses
+import enum
 import types
 import typing
 from dataclasses import field
@@ -68,6 +69,8 @@ def _describe(kind: Any) -> str:
         return "a string"
     if origin is Literal:
         return "one of " + ", ".join(_yaml_word(v) for v in typing.get_args(kind))
+    if isinstance(kind, type) and issubclass(kind, enum.Enum):
+        return "one of " + ", ".join(_yaml_word(member.value) for member in kind)
     if origin in (typing.Union, types.UnionType):
         parts = [a for a in typing.get_args(kind) if a is not type(None)]
         words = " or ".join(_describe(a) for a in parts)
@@ -120,6 +123,11 @@ def _convert(value: Any, kind: Any, where: str, file: str) -> Any:
         for choice in typing.get_args(kind):
             if type(choice) is type(value) and choice == value:
                 return value
+        raise _Mismatch
+    if isinstance(kind, type) and issubclass(kind, enum.Enum):
+        for member in kind:
+            if type(member.value) is type(value) and member.value == value:
+                return member
         raise _Mismatch
     if origin in (typing.Union, types.UnionType):
         args = typing.get_args(kind)

@@ -46,7 +46,7 @@ from posegan.atomic_files import replacing  # noqa: E402
 from posegan.config import ParamsFile  # noqa: E402
 from posegan.data.dataset import PoseDataset  # noqa: E402
 from posegan.data.schema import PreparedData, prepared_path  # noqa: E402
-from posegan.device import RuntimeSettings, resolve_device  # noqa: E402
+from posegan.device import RuntimeSettings  # noqa: E402
 from posegan.evaluate import EvaluateSettings, evaluate_generator, evaluate_models  # noqa: E402
 from posegan.metrics_json import rounded  # noqa: E402
 from posegan.model_file import load_model  # noqa: E402
@@ -65,7 +65,7 @@ BASELINE = "baseline"
 def score_on_validation(model_path: Path, data: PreparedData, settings: EvaluateSettings,
                         runtime: RuntimeSettings) -> dict[str, float]:
     """The validation columns of one model (percent, mm)."""
-    device = resolve_device(runtime.device)
+    device = runtime.device
     generator, _ = load_model(model_path, device)
     sets = {key: PoseDataset(prepared_path(data.prepared_dir, *name), data.heatmap_stride)
             for key, name in VALIDATION_SETS.items()}
@@ -150,7 +150,7 @@ def main(params_path, variants_path, pretrained, seed, only, work_dir, out_path,
             data, runtime = params.section("data", PreparedData), params.section("runtime", RuntimeSettings)
             metrics, _ = evaluate_models({"final": job.outputs.model_path}, data.prepared_dir, data.heatmap_stride,
                                          params.section("evaluate", EvaluateSettings),
-                                         resolve_device(runtime.device), runtime.amp)
+                                         runtime.device, runtime.amp)
             with replacing(test_path) as tmp:
                 tmp.write_text(json.dumps(rounded(metrics), indent=2))
         stage = json.loads(job.outputs.metrics_path.read_text())

@@ -31,7 +31,7 @@ from posegan.atomic_files import replacing  # noqa: E402
 from posegan.config import ParamsFile  # noqa: E402
 from posegan.data.dataset import PoseDataset  # noqa: E402
 from posegan.data.schema import PreparedData, prepared_path  # noqa: E402
-from posegan.device import RuntimeSettings, resolve_device  # noqa: E402
+from posegan.device import RuntimeSettings  # noqa: E402
 from posegan.evaluate import EvaluateSettings, evaluate_generator  # noqa: E402
 from posegan.model_file import load_model  # noqa: E402
 from posegan.models.discriminator import DiscriminatorSettings  # noqa: E402
@@ -87,7 +87,7 @@ def main(params_path: str, lambdas: str, work_dir: str, out_path: str) -> None:
         row = {"lambda": lam,
                "d_acc_real": stage.get("late_mean_d_acc_real"), "d_acc_fake": stage.get("late_mean_d_acc_fake"),
                "adv_share": stage.get("late_mean_adv_share"), "g_adv": stage.get("late_mean_g_adv"),
-               **score_on_validation(outputs.model_path, data, settings, resolve_device(runtime.device), runtime.amp)}
+               **score_on_validation(outputs.model_path, data, settings, runtime.device, runtime.amp)}
         click.echo(f"lambda {text}: {row}")
         rows.append(row)
     table = pd.DataFrame(rows)

@@ -178,3 +178,53 @@ def test_the_defaults_are_accepted():
                       ("evaluate", EvaluateSettings)):
         assert isinstance(params.section(name, cls), cls)
     assert params.seed == DEFAULTS["seed"]
+
+
+def test_defaults_agree_with_params_yaml_and_the_modules():
+    """params.yaml holds the defaults; a settings dataclass's own defaults and the network
+    constructors' defaults say the same, so no reader can meet a second, different value."""
+    import dataclasses
+    import inspect
+
+    from posegan.config import ParamsFile
+    from posegan.data.schema import PreparedData
+    from posegan.data.settings import DataSettings
+    from posegan.device import RuntimeSettings
+    from posegan.evaluate import EvaluateSettings
+    from posegan.losses import LossSettings
+    from posegan.models import DepthRegressor, Generator, MultiSourceDiscriminator, StackedHourglass
+    from posegan.models.discriminator import DiscriminatorSettings, parse_sources
+    from posegan.models.generator import ModelSettings
+
+    params = ParamsFile.read(ROOT / "params.yaml")
+    for name, cls in (("data", PreparedData), ("loss", LossSettings), ("model", ModelSettings),
+                      ("runtime", RuntimeSettings), ("discriminator", DiscriminatorSettings),
+                      ("evaluate", EvaluateSettings)):
+        assert params.section(name, cls) == cls(), name
+    data = params.section("data", DataSettings)
+    for f in dataclasses.fields(DataSettings):
+        default = getattr(DataSettings(), f.name)
+        if default is not None:       # None: a nested section, filled in from the file
+            assert getattr(data, f.name) == default, f"data.{f.name}"
+
+    def defaults(constructor):
+        return {k: p.default for k, p in inspect.signature(constructor).parameters.items()
+                if p.default is not inspect.Parameter.empty}
+
+    model = ModelSettings()
+    generator = defaults(Generator)
+    for key in ("num_stacks", "num_blocks", "num_features", "depth_pooling", "fix_2d"):
+        assert generator[key] == getattr(model, key), f"Generator {key}"
+    hourglass = defaults(StackedHourglass)
+    for key in ("num_stacks", "num_blocks", "num_features"):
+        assert hourglass[key] == getattr(model, key), f"StackedHourglass {key}"
+    regressor = defaults(DepthRegressor)
+    assert (regressor["num_features"], regressor["pooling"]) == (model.num_features, model.depth_pooling)
+
+    disc, discriminator = DiscriminatorSettings(), defaults(MultiSourceDiscriminator)
+    assert parse_sources(discriminator["sources"]) == disc.sources
+    for key in ("width", "embed_dim", "hidden_dim", "maps_from", "pose_scale", "heads"):
+        assert discriminator[key] == getattr(disc, key), f"MultiSourceDiscriminator {key}"
+    image_size = params.section("data", PreparedData).image_size
+    assert discriminator["image_size"] == image_size
+    assert discriminator["heatmap_size"] == image_size // params.section("data", PreparedData).heatmap_stride

@@ -3,8 +3,9 @@ import math
 import pytest
 import torch
 
-from posegan.losses import (LossSettings, PoseLoss, adversarial_loss, adversarial_share, discriminator_loss,
-                            generator_loss, pose_loss)
+from posegan.losses import (LossSettings, PoseLoss, Reduction, adversarial_loss, adversarial_share,
+                            discriminator_loss, generator_loss, pose_loss)
+from posegan.settings import ParamsError, build
 
 
 def hand_case():
@@ -58,11 +59,22 @@ def test_pose_loss_backbone_reduction_hand_values():
 
 
 def test_loss_settings_are_checked():
-    assert LossSettings() == LossSettings("backbone", 0.1)
-    with pytest.raises(ValueError, match="loss.reduction"):
-        LossSettings("mean")
+    assert LossSettings() == LossSettings(Reduction.BACKBONE, 0.1)
+    read = build(LossSettings, {"reduction": "sum", "depth_weight": 0.1}, "loss", "params.yaml")
+    assert read.reduction is Reduction.SUM       # parsed once, into the type the losses use
+    with pytest.raises(ParamsError, match="loss.reduction must be one of backbone, batch_mean, sum, got 'mean'"):
+        build(LossSettings, {"reduction": "mean", "depth_weight": 0.1}, "loss", "params.yaml")
     with pytest.raises(ValueError, match="loss.depth_weight"):
-        LossSettings("backbone", -1.0)
+        LossSettings(Reduction.BACKBONE, -1.0)
+
+
+def test_reduction_from_a_library_caller():
+    assert Reduction("batch_mean") is Reduction.BATCH_MEAN and Reduction.SUM == "sum"
+    assert f"{Reduction.SUM}" == str(Reduction.SUM) == "sum"
+    with pytest.raises(ValueError, match="reduction must be one of backbone, batch_mean, sum, got 'mean'"):
+        Reduction("mean")
+    with pytest.raises(ValueError, match="reduction must be one of"):
+        adversarial_loss(torch.zeros(2), reduction="mean")
 
 
 def test_lambda_balance_hand_case():

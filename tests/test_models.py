@@ -468,6 +468,19 @@ def test_resolve_device():
         resolve_device("tpu")
     with pytest.raises(ValueError, match="runtime.device"):
         resolve_device(None)
+    with pytest.raises(ValueError, match="runtime.device"):
+        resolve_device("cuda:x")
+
+
+def test_runtime_device_is_resolved_where_the_section_is_read():
+    from posegan.device import RuntimeSettings
+    from posegan.settings import ParamsError, build
+
+    section = {"device": "cpu", "amp": False, "threads": 0}
+    assert build(RuntimeSettings, section, "runtime", "params.yaml").device == torch.device("cpu")
+    with pytest.raises(ParamsError, match=r"^params.yaml: runtime.device must be auto, cpu, cuda or cuda:N, got 'tpu'$"):
+        build(RuntimeSettings, dict(section, device="tpu"), "runtime", "params.yaml")
+    assert RuntimeSettings().device == resolve_device("auto")
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the error raised without CUDA")

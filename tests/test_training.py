@@ -31,7 +31,7 @@ ADV = AdversarialSettings(**vars(SETTINGS), enabled=True, init="pretrain_depth",
 
 def job(root, stage, model=MODEL, fingerprint="fp"):
     """The TrainingJob of `stage` on the fake data under `root` (CPU, the default loss)."""
-    return TrainingJob(model=model, runtime=RuntimeSettings(device="cpu"), loss=LossSettings(),
+    return TrainingJob(model=model, runtime=RuntimeSettings(device=torch.device("cpu")), loss=LossSettings(),
                        prepared_dir=Path(root) / "prepared", stride=4, seed=0,
                        outputs=StageOutputs.for_stage(stage, root), fingerprint=fingerprint, progress=False)
 

@@ -42,8 +42,8 @@ class DepthRegressor(nn.Module):
     pooling: "global" (paper) or "grid" (4 x 4, see the module docstring).
     """
 
-    def __init__(self, num_joints: int = 16, num_features: int = 256, num_modules: int = 3,
-                 num_blocks: int = 1, pooling: str = "global"):
+    def __init__(self, num_joints: int = 16, num_features: int = 32, num_modules: int = 3,
+                 num_blocks: int = 1, pooling: str = "grid"):
         super().__init__()
         if num_modules < 1 or num_blocks < 1:
             raise ValueError(f"depth regressor needs num_modules >= 1 and num_blocks >= 1, "

@@ -32,22 +32,25 @@ class ModelSettings:
     num_stacks, num_blocks, num_features: the stacked hourglass (paper: 2 x 1 x 256 for the
     ablations, 4 stacks for Table 1). depth_pooling: the depth regressor's head, "global"
     (paper) or "grid" (see `DepthRegressor`). fix_2d: Table 2's "fix 2D", the 2D module
-    frozen after pretrain_2d.
+    frozen after pretrain_2d. The defaults are params.yaml's (tests/test_bad_params.py checks
+    that they and the network constructors' defaults agree).
     """
 
     num_stacks: int = setting(2, minimum=1)
     num_blocks: int = setting(1, minimum=1)
-    num_features: int = setting(256, minimum=1)
-    depth_pooling: Literal["global", "grid"] = "global"
+    num_features: int = setting(32, minimum=1)
+    depth_pooling: Literal["global", "grid"] = "grid"
     fix_2d: bool = False
 
     @classmethod
     def from_model_file(cls, entry: Mapping[str, Any]) -> "ModelSettings":
         """From a model file's `model_params` entry. Files written before the runtime keys moved
         out hold device, amp and threads too (ignored); those written before depth_pooling and
-        fix_2d existed lack them (the defaults: global, False)."""
-        known = {k: entry[k] for k in ("num_stacks", "num_blocks", "num_features", "depth_pooling", "fix_2d")
-                 if k in entry}
+        fix_2d existed lack them (what those files were built with: global, False; not the
+        class defaults)."""
+        known = {"depth_pooling": "global", "fix_2d": False}
+        known.update({k: entry[k] for k in ("num_stacks", "num_blocks", "num_features", "depth_pooling", "fix_2d")
+                      if k in entry})
         missing = {"num_stacks", "num_blocks", "num_features"} - set(known)
         if missing:
             raise ValueError(f"model_params lacks {', '.join(sorted(missing))}")
@@ -97,11 +100,12 @@ class Generator(nn.Module):
     num_stacks, num_blocks, num_features: the hourglass (paper: 2 x 1 for the ablations,
     4 x 1 for Table 1, 256 features). depth_modules: residual + downsampling modules of the
     depth regressor (paper: 3). depth_pooling: "global" (paper) or "grid" (see
-    `DepthRegressor`). fix_2d: freeze the 2D module (see module docstring).
+    `DepthRegressor`). fix_2d: freeze the 2D module (see module docstring). The defaults are
+    `ModelSettings`' (params.yaml's); the stages build it with `Generator.build(settings)`.
     """
 
     def __init__(self, num_joints: int = 16, num_stacks: int = 2, num_blocks: int = 1,
-                 num_features: int = 256, depth_modules: int = 3, depth_pooling: str = "global",
+                 num_features: int = 32, depth_modules: int = 3, depth_pooling: str = "grid",
                  fix_2d: bool = False):
         super().__init__()
         self.pose_2d = StackedHourglass(num_joints, num_stacks, num_blocks, num_features)

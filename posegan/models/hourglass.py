@@ -95,7 +95,7 @@ class StackedHourglass(nn.Module):
     """
 
     def __init__(self, num_joints: int = 16, num_stacks: int = 2, num_blocks: int = 1,
-                 num_features: int = 256, depth: int = 4):
+                 num_features: int = 32, depth: int = 4):
         super().__init__()
         for name, value, low in (("num_joints", num_joints, 1), ("num_stacks", num_stacks, 1),
                                  ("num_blocks", num_blocks, 1), ("num_features", num_features, 8),

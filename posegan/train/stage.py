@@ -10,7 +10,7 @@ import torch
 
 from posegan.data.dataset import Augmentation, PoseDataset
 from posegan.data.sets import training_sets
-from posegan.device import RuntimeSettings, compiled, grad_scaler, resolve_device
+from posegan.device import RuntimeSettings, compiled, grad_scaler
 from posegan.losses import LossSettings
 from posegan.models import Generator
 from posegan.models.generator import ModelSettings
@@ -94,8 +94,9 @@ class StageRuntime:
 
 
 def start_stage(job: TrainingJob, settings: LoopSettings) -> StageRuntime:
-    """Resolve the device, join torchrun's process group if any, set threads and seeds, open the data."""
-    device = resolve_device(job.runtime.device)
+    """Join torchrun's process group if any (on the device the params resolved to), set threads
+    and seeds, open the data."""
+    device = job.runtime.device
     dist = init_distributed(device)
     set_threads(job.runtime.threads)
     seed_everything(job.seed)
