@@ -31,7 +31,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from posegan.atomic_files import write_json_atomic, write_text_atomic
+from posegan.atomic_files import replacing_folder, write_json_atomic, write_text_atomic
 from posegan.train.checkpoint import Checkpointer, NonFiniteError, atomic_save, unwrap
 from posegan.train.runtime import Distributed, broadcast_flag
 
@@ -239,16 +239,11 @@ CURVES = Path("plots") / "metrics"   # DVCLive's metric curves, relative to a DV
 
 def publish_curves(work_dir: str | os.PathLike, live_dir: str | os.PathLike) -> None:
     """Replace `<live_dir>/plots/metrics` (the stage's plots output) by the curves DVCLive wrote
-    under `work_dir`, through a temporary folder renamed into place."""
-    source, target = Path(work_dir) / CURVES, Path(live_dir) / CURVES
-    staging = target.with_name(target.name + ".tmp")
-    shutil.rmtree(staging, ignore_errors=True)
-    if source.is_dir():
-        shutil.copytree(source, staging)
-    else:
-        staging.mkdir(parents=True)
-    shutil.rmtree(target, ignore_errors=True)
-    staging.rename(target)
+    under `work_dir` (an empty folder if it wrote none), swapped in as a whole."""
+    source = Path(work_dir) / CURVES
+    with replacing_folder(Path(live_dir) / CURVES) as staging:
+        if source.is_dir():
+            shutil.copytree(source, staging, dirs_exist_ok=True)
 
 
 def adopt_published_curves(live_dir: str | os.PathLike | None, work_dir: str | os.PathLike) -> None:
