@@ -30,7 +30,7 @@ sys.path.insert(0, str(ROOT))
 
 from posegan.atomic_files import write_json_atomic  # noqa: E402
 from posegan.config import ParamsFile  # noqa: E402
-from posegan.data.schema import PreparedData  # noqa: E402
+from posegan.data.dataset import PreparedData  # noqa: E402
 from posegan.device import autocast, resolve_device  # noqa: E402
 from posegan.losses import discriminator_loss, pose_loss  # noqa: E402
 from posegan.models import Generator, MultiSourceDiscriminator  # noqa: E402

@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from posegan.config import ParamsFile  # noqa: E402
-from posegan.data.settings import DataSettings  # noqa: E402
+from posegan.data.preprocess_settings import DataSettings  # noqa: E402
 from posegan.data.synthetic.benchmark import SyntheticConfig, generate_samples, split_specs, write_benchmark  # noqa: E402
 from posegan.data.synthetic.body import NUM_ANGLES, BodyProportions, floor_offset, forward_kinematics  # noqa: E402
 from posegan.data.synthetic.render import render_pose  # noqa: E402

@@ -47,20 +47,20 @@ sys.path.insert(0, str(ROOT))
 from posegan.atomic_files import write_json_atomic  # noqa: E402
 from posegan.config import ParamsFile, load_yaml  # noqa: E402
 from stages.cli import clear_errors  # noqa: E402
-from posegan.data.schema import PreparedData, prepared_path, read_prepared  # noqa: E402
+from posegan.data.dataset import PreparedData  # noqa: E402
+from posegan.data.schema import prepared_path, read_prepared  # noqa: E402
 from posegan.device import RuntimeSettings, resolve_device  # noqa: E402
 from posegan.losses import LossSettings  # noqa: E402
 from posegan.model_file import model_payload  # noqa: E402
 from posegan.models import Generator  # noqa: E402
 from posegan.models.discriminator import DiscriminatorSettings  # noqa: E402
 from posegan.models.generator import ModelSettings  # noqa: E402
-from posegan.train.adversarial import adversarial  # noqa: E402
+from posegan.train.adversarial import AdversarialSettings, adversarial  # noqa: E402
 from posegan.train.checkpoint import atomic_save  # noqa: E402
+from posegan.train.loop_setup import LoopSettings, StageOutputs, TrainingRun  # noqa: E402
 from posegan.train.pretrain_2d import pretrain_2d  # noqa: E402
 from posegan.train.pretrain_depth import pretrain_depth  # noqa: E402
 from posegan.train.session import TrainingSession  # noqa: E402
-from posegan.train.settings import AdversarialSettings, LoopSettings, StageOutputs  # noqa: E402
-from posegan.train.stage import TrainingJob  # noqa: E402
 
 PAPER_NETWORK = {"data.image_size": 256, "model.num_features": 256, "pretrain_2d.batch_size": 12,
                  "pretrain_depth.batch_size": 12, "adversarial.batch_size": 12}
@@ -110,7 +110,7 @@ def prepared_data(params: ParamsFile, scratch: Path, log) -> Path:
     path = prepared_path(folder, "h36m", "train")
     if path.exists() and read_prepared(path, fields=[])[1]["image_size"] == data.image_size:
         return folder
-    from posegan.data.settings import DataSettings
+    from posegan.data.preprocess_settings import DataSettings
     from posegan.data.synthetic.benchmark import write_benchmark
 
     synthetic = params.section("data", DataSettings).synthetic
@@ -173,8 +173,7 @@ def run_stage(stage: str, params: ParamsFile, prepared: Path, scratch: Path, war
         live = False
     outputs = dataclasses.replace(StageOutputs.for_stage(stage, folder),
                                   live_dir=(folder / "dvclive" / stage) if live else None)
-    job = TrainingJob(model=model, runtime=runtime, loss=params.section("loss", LossSettings),
-                      prepared_dir=prepared, stride=params.section("data", PreparedData).heatmap_stride,
+    run = TrainingRun(model=model, runtime=runtime, loss=params.section("loss", LossSettings), prepared_dir=prepared,
                       seed=params.seed, outputs=outputs, fingerprint=f"bench-{time.time()}", progress=False)
     init = folder / "init.pt"
     atomic_save(model_payload(Generator.build(model), model, "bench", 0, image_size), init)
@@ -182,11 +181,11 @@ def run_stage(stage: str, params: ParamsFile, prepared: Path, scratch: Path, war
         torch.cuda.reset_peak_memory_stats(device)
     with Window(warmup, warmup + iterations, device) as window:
         if stage == "pretrain_2d":
-            pretrain_2d(settings, job)
+            pretrain_2d(settings, run)
         elif stage == "pretrain_depth":
-            pretrain_depth(settings, job, init)
+            pretrain_depth(settings, run, init)
         else:
-            adversarial(settings, params.section("discriminator", DiscriminatorSettings), job, init)
+            adversarial(settings, params.section("discriminator", DiscriminatorSettings), run, init)
     seconds, data_seconds = window.seconds()
     images = iterations * settings.batch_size
     record = {

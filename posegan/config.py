@@ -8,7 +8,8 @@ This is the only module that reads params files. A section is built by the gener
 of `posegan.settings` (`build`), or by the class's own `from_section(block, file)` where a
 section needs more (e.g. `DataSettings`, whose synthetic sizes take the crop side from
 `data.image_size`). Messages name the file actually read and the full key. Keys that moved
-(`MOVED_KEYS`) get a message saying where they went.
+(`MOVED_KEYS`) get a message saying where they went and why, keys that are gone
+(`REMOVED_KEYS`) one saying why.
 
 Numbers are read as people and `dvc exp run -S` write them (`ParamsLoader`): PyYAML follows
 YAML 1.1, where a float needs a dot and a signed exponent (`1e-4` and DVC's `1e-05` would be
@@ -28,21 +29,28 @@ import yaml
 
 from posegan.settings import ParamsError, build
 
-__all__ = ["MOVED_KEYS", "ParamsError", "ParamsFile", "ParamsLoader", "SECTIONS", "load_yaml"]
+__all__ = ["MOVED_KEYS", "REMOVED_KEYS", "ParamsError", "ParamsFile", "ParamsLoader", "SECTIONS", "load_yaml"]
 
 Settings = TypeVar("Settings")
 
 
-# Keys that moved, and where to: a file that still uses the old place gets told.
+# Keys that moved: (section, key) -> (where to, why). A file that still uses the old place gets told.
+_RUNTIME = "where and how the networks run, apart from what they are"
 MOVED_KEYS = {
-    ("model", "device"): "runtime.device",
-    ("model", "amp"): "runtime.amp",
-    ("model", "threads"): "runtime.threads",
+    ("model", "device"): ("runtime.device", _RUNTIME),
+    ("model", "amp"): ("runtime.amp", _RUNTIME),
+    ("model", "threads"): ("runtime.threads", _RUNTIME),
+    ("evaluate", "figure_samples"): ("tables.figure_samples", "the tables stage draws the figures"),
+}
+# Keys that are no parameters any more: (section, key) -> why.
+REMOVED_KEYS = {
+    ("data", "heatmap_stride"): "the heatmaps are always a quarter of the crop side: the hourglass's stem "
+                                "downsamples by 4, posegan.heatmaps.HEATMAP_STRIDE",
 }
 
 # Every top-level key of params.yaml (each stage reads some of them; a file may leave some out).
 SECTIONS = ("seed", "data", "loss", "model", "runtime", "discriminator", "pretrain_2d", "pretrain_depth",
-            "adversarial", "evaluate")
+            "adversarial", "evaluate", "tables")
 
 
 class ParamsLoader(yaml.SafeLoader):
@@ -109,10 +117,12 @@ class ParamsFile:
             raise ParamsError(f"{self.name}: section '{name}' is missing")
         block = self.raw[name]
         if isinstance(block, dict):
-            for (section, key), new in MOVED_KEYS.items():
+            for (section, key), (new, why) in MOVED_KEYS.items():
                 if section == name and key in block:
-                    raise ParamsError(f"{self.name}: {name}.{key} has moved to {new} (where and how the "
-                                      f"networks run, apart from what they are)")
+                    raise ParamsError(f"{self.name}: {name}.{key} has moved to {new} ({why})")
+            for (section, key), why in REMOVED_KEYS.items():
+                if section == name and key in block:
+                    raise ParamsError(f"{self.name}: {name}.{key} is no parameter any more ({why}); remove it")
         if hasattr(cls, "from_section"):
             return cls.from_section(block, self.name)
         return build(cls, block, name, self.name)

@@ -1,9 +1,10 @@
 """Evaluation: run generators over the three test sets and score every breakdown of Tables 1-4.
 
-    sets = load_test_sets(prepared_dir, stride, log)
     metrics, predictions = evaluate_models({"final": "models/adversarial.pt",
-                                            "pretrained": "models/pretrain_depth.pt"}, sets, ...)
+                                            "pretrained": "models/pretrain_depth.pt"}, prepared_dir, settings)
     write_evaluation(metrics, predictions, "metrics/evaluate.json", "predictions")
+
+    scores = score_on_validation("models/adversarial.pt", prepared_dir, settings)   # for choosing settings
 
 The test sets (prepared files under `data.prepared_dir`):
 
@@ -27,7 +28,7 @@ headline numbers first; `null` where a value is undefined):
                   left_right{order_right, order_right_front, order_right_back, max_pair_correlation,
                   pairs{<pair>{order_right, order_right_front, order_right_back,
                   heatmap_correlation, samples}}} (shares in [0, 1], 4 decimals; see
-                  posegan.report.left_right.left_right_summary)
+                  posegan.left_right.left_right_summary)
     mpii:         pckh{mean, Head, Shoulder, Elbow, Wrist, Hip, Knee, Ankle}, samples
     mpi_inf_3dhp: pck{total, <activities>}, auc{total, <activities>}, mpjpe, samples
     mpii_3d:      mpjpe, p_mpjpe, pck, auc, samples: 3D in the wild, on the wild validation set's
@@ -51,7 +52,7 @@ shows h36m.mpjpe, h36m.limbs.*, mpii.pckh.mean, mpi_inf_3dhp.pck.total first.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -62,13 +63,13 @@ import torch
 from posegan.atomic_files import replacing_folder, write_json_atomic
 from posegan.data.dataset import PoseDataset
 from posegan.data.schema import read_prepared
-from posegan.data.sets import MEAN_POSE_SOURCE, by_role, scored_sets
+from posegan.data.sets import MEAN_POSE_SOURCE, PreparedSet, by_role, scored_sets, validation_sets
 from posegan.errors import InputMissingError
+from posegan.left_right import left_right_summary
 from posegan.metrics_json import lookup, rounded
 from posegan.model_file import load_model
 from posegan.models import Generator
 from posegan.predict import predict
-from posegan.report.left_right import left_right_summary
 from posegan.scoring import (SetScoring, mean_pose, mean_pose_predictions, score_decomposition, score_plausibility,
                              score_set, scores_3d, select_samples)
 from posegan.settings import setting
@@ -90,8 +91,7 @@ class EvaluateSettings:
     batch_size: inference minibatch. workers: loader processes. max_samples: None to score
     every test sample, or an int to score that many evenly spaced samples of each set (quick
     checks only). pck_threshold: mm, the 3D PCK of Table 4 (paper: 150). pckh_threshold:
-    fraction of head size (paper: 0.5). figure_samples: rows of the qualitative figures drawn
-    by the tables stage.
+    fraction of head size (paper: 0.5).
     """
 
     batch_size: int = setting(32, minimum=1)
@@ -99,21 +99,22 @@ class EvaluateSettings:
     max_samples: int | None = setting(None, minimum=1)
     pck_threshold: float = setting(150.0, minimum=0, exclusive=True)
     pckh_threshold: float = setting(0.5, minimum=0, exclusive=True)
-    figure_samples: int = setting(4, minimum=1)
 
 
-def load_test_sets(prepared_dir: str | Path, stride: int,
-                   log: Callable[[str], None] | None = None) -> dict[str, PoseDataset]:
-    """The test sets of the dataset table, keyed as in evaluate.json (FileNotFoundError naming a
-    missing file); an optional set whose file is not prepared is left out, with a note to `log`."""
+def load_sets(entries: Mapping[str, PreparedSet], prepared_dir: str | Path,
+              log: Callable[[str], None] | None = None) -> dict[str, PoseDataset]:
+    """The prepared files of `entries` (rows of the dataset table by key: `scored_sets()`, the
+    test sets keyed as in evaluate.json, or `validation_sets()`); InputMissingError naming a
+    missing file, except that an optional set whose file is not prepared is left out, with a
+    note to `log`."""
     sets = {}
-    for key, entry in scored_sets().items():
+    for key, entry in entries.items():
         path = entry.path(prepared_dir)
         if entry.optional is not None and not path.exists():
             if log is not None:
                 log(f"  {key}: skipped, {path} not prepared ({entry.optional})")
             continue
-        sets[key] = PoseDataset(path, stride)
+        sets[key] = PoseDataset(path)
     return sets
 
 
@@ -187,8 +188,7 @@ def score_truth(sets: Mapping[str, PoseDataset], indices: Mapping[str, np.ndarra
     return scores
 
 
-def evaluate_models(model_paths: Mapping[str, str | Path], prepared_dir: str | Path, stride: int,
-                    settings: EvaluateSettings, device: torch.device | str = "cpu", amp: bool = False,
+def evaluate_models(model_paths: Mapping[str, str | Path], prepared_dir: str | Path, settings: EvaluateSettings, device: torch.device | str = "cpu", amp: bool = False,
                     log: Callable[[str], None] | None = None
                     ) -> tuple[dict[str, Any], dict[str, dict[str, np.ndarray]]]:
     """Score every model (and the mean-pose predictor) on the test sets.
@@ -203,7 +203,7 @@ def evaluate_models(model_paths: Mapping[str, str | Path], prepared_dir: str | P
     order = sorted(model_paths, key=lambda name: name != FINAL)
     generators = {name: load_model(model_paths[name], device)[0] for name in order}
     mean_source = by_role(MEAN_POSE_SOURCE).path(prepared_dir)
-    sets = load_test_sets(prepared_dir, stride, log)
+    sets = load_sets(scored_sets(), prepared_dir, log)
     train, _ = read_prepared(mean_source, fields=["joints_3d", "has_3d"])
     pose = mean_pose(train["joints_3d"], train["has_3d"])
     indices = {key: evenly_spaced(len(dataset), settings.max_samples) for key, dataset in sets.items()}
@@ -225,6 +225,20 @@ def evaluate_models(model_paths: Mapping[str, str | Path], prepared_dir: str | P
     metrics[MEAN_POSE] = score_mean_pose(pose, sets, indices, settings)
     metrics[TRUTH] = score_truth(sets, indices)
     return metrics, predictions
+
+
+def score_on_validation(model_path: str | Path, prepared_dir: str | Path, settings: EvaluateSettings,
+                        device: torch.device | str = "cpu", amp: bool = False, keys: Sequence[str] | None = None,
+                        log: Callable[[str], None] | None = None) -> dict[str, Any]:
+    """The scores of one model file on the validation splits settings are chosen on (the dataset
+    table's `validation_sets`, every sample; never a test set), keyed and laid out like the test
+    sets' scores in evaluate.json. keys: only these sets (default: all of them)."""
+    generator, _ = load_model(model_path, device)
+    entries = {key: entry for key, entry in validation_sets().items() if keys is None or key in keys}
+    sets = load_sets(entries, prepared_dir, log)
+    indices = {key: evenly_spaced(len(dataset), None) for key, dataset in sets.items()}
+    scores, _ = evaluate_generator(generator, sets, indices, settings, device, amp, log)
+    return scores
 
 
 # --------------------------------------------------------------------------- outputs

@@ -37,7 +37,7 @@ from torch import Tensor, nn
 
 from posegan.atomic_files import replacing
 from posegan.heatmaps import subpixel_offset
-from posegan.model_file import HEATMAP_STRIDE
+from posegan.heatmaps import HEATMAP_STRIDE
 from posegan.models import Generator
 
 FORMATS = ("onnx", "torchscript")

@@ -26,6 +26,25 @@ def geometric_descriptor(joints: Tensor) -> Tensor:
     return descriptor.movedim(-1, -3)
 
 
+def bone_vectors(joints: Tensor) -> Tensor:
+    """(..., P, 3) joints -> (..., 15, 3) bones, child - parent, in the order of `skeleton.BONES`."""
+    if not isinstance(joints, Tensor):
+        raise TypeError(f"joints must be a torch tensor, got {type(joints).__name__}")
+    if joints.ndim < 2 or joints.shape[-1] != 3:
+        raise ValueError(f"joints must be (..., P, 3), got shape {tuple(joints.shape)}")
+    parents, children = [p for p, _ in BONES], [c for _, c in BONES]
+    return joints[..., children, :] - joints[..., parents, :]
+
+
+def bone_lengths(joints: Tensor) -> Tensor:
+    """(..., P, 3) joints, any unit -> (..., 15) lengths of the bones of `skeleton.BONES`, same unit.
+
+    The diagonal of the kinematic chain space without its squares: how long each bone is,
+    nothing about how the bones are posed. Differentiable.
+    """
+    return bone_vectors(joints).norm(dim=-1)
+
+
 def kinematic_chain_space(joints: Tensor) -> Tensor:
     """RepNet's kinematic chain space (Wandt and Rosenhahn, CVPR 2019): the Gram matrix of the bones.
 
@@ -34,12 +53,7 @@ def kinematic_chain_space(joints: Tensor) -> Tensor:
     |b_i| |b_j| cos(angle between bones i and j) off it. Returns its upper triangle, diagonal
     included, flattened: (..., 120) (unit squared). Differentiable.
     """
-    if not isinstance(joints, Tensor):
-        raise TypeError(f"joints must be a torch tensor, got {type(joints).__name__}")
-    if joints.ndim < 2 or joints.shape[-1] != 3:
-        raise ValueError(f"joints must be (..., P, 3), got shape {tuple(joints.shape)}")
-    parents, children = [p for p, _ in BONES], [c for _, c in BONES]
-    bones = joints[..., children, :] - joints[..., parents, :]
+    bones = bone_vectors(joints)
     gram = bones @ bones.transpose(-1, -2)
     rows, cols = torch.triu_indices(len(BONES), len(BONES), device=joints.device)
     return gram[..., rows, cols]

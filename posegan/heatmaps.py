@@ -1,7 +1,7 @@
 """Heatmap targets and the crop <-> heatmap coordinate maps.
 
-Heatmaps are `stride` times smaller than the crop (paper: 256 px crops, 64 px heatmaps,
-stride 4). Both grids put pixel centres at integer coordinates, so a crop point x maps
+Heatmaps are `HEATMAP_STRIDE` (4) times smaller than the crop (paper: 256 px crops, 64 px
+heatmaps). Both grids put pixel centres at integer coordinates, so a crop point x maps
 to heatmap coordinate (x + 0.5) / stride - 0.5.
 """
 
@@ -11,6 +11,10 @@ import numpy as np
 import torch
 
 from posegan.skeleton import FLIP_PAIRS
+
+# Crop pixels per heatmap pixel: the hourglass's stem (a stride-2 convolution and a 2x2 max-pool)
+# makes every map a quarter of the crop side, so the targets are cut at the same scale.
+HEATMAP_STRIDE = 4
 
 
 def crop_to_heatmap(points: np.ndarray, stride: int) -> np.ndarray:

@@ -29,7 +29,6 @@ from posegan.models.generator import ModelSettings
 from posegan.errors import PoseganError
 
 DEFAULT_IMAGE_SIZE = 128     # params.yaml data.image_size default
-HEATMAP_STRIDE = 4           # the hourglass's stem downsamples by 4 (data.heatmap_stride)
 EXPECTED = "a posegan model file (models/<stage>.pt written by a training stage: keys 'generator' and 'model_params')"
 
 

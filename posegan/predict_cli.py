@@ -22,7 +22,8 @@ import click
 from posegan.atomic_files import exit_on_sigterm
 from posegan.data.sets import scored_sets
 from posegan.errors import PoseganError
-from posegan.model_file import HEATMAP_STRIDE, depth_trained, load_model
+from posegan.heatmaps import HEATMAP_STRIDE
+from posegan.model_file import depth_trained, load_model
 from posegan.output_paths import check_output_path
 
 
@@ -289,7 +290,7 @@ def evaluate(model, which, prepared_dir, out_path, batch_size) -> None:
     if scores_3d(entry.scorer) and not depth_trained(info):
         _warn(f"{model}: a model file of stage {info.get('stage')}, whose depth regressor is untrained: "
               "its 3D scores measure nothing")
-    dataset = PoseDataset(path, HEATMAP_STRIDE)
+    dataset = PoseDataset(path)
     pred = run(generator, dataset, batch_size=batch_size)
     labels, attrs = read_prepared(path)
     scores = score_set(entry.scorer, pred, labels, SetScoring(list(attrs["action_names"]), dataset.image_size))

@@ -7,8 +7,10 @@
 Trains a fresh discriminator per variant (a source alone, a paper variant, or a list such as
 geo,kcs) against the fixed generator's predictions on the training sets, and prints the share
 of each held-out group it calls real: real lab poses, predictions on lab and wild images, and
-(where prepared) the TRUE and the predicted poses of the cross-domain validation split and of
-the wild validation set's evaluation-only 3D file, which D never sees in training. With
+(where prepared) the TRUE and the predicted poses of the dataset table's validation splits
+with 3D labels (the cross-domain validation split and the wild validation set's
+evaluation-only 3D file, named by their keys: true_mpi_inf_3dhp, fake_mpii_3d, ...), which D
+never sees in training. With
 --follow it then moves the predicted poses of those 3D sets along the trained D's gradient
 (the depths alone, and the whole pose) and prints MPJPE and limb symmetry before and after.
 Only validation splits are read.
@@ -28,20 +30,18 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from posegan.data.dataset import PoseDataset  # noqa: E402
-from posegan.data.schema import prepared_path  # noqa: E402
+from posegan.data.sets import training_sets, validation_sets  # noqa: E402
 from posegan.model_file import load_model  # noqa: E402
-from posegan.models.discriminator import DiscriminatorSettings, parse_sources  # noqa: E402
+from posegan.models.discriminator import POSE_SCALES, DiscriminatorSettings, parse_sources  # noqa: E402
 from posegan.report.discriminator_probe import (_group, _split, follow_critic, probe_discriminator,  # noqa: E402
                                                 train_probe)
 from posegan.subsets import evenly_spaced  # noqa: E402
 
-HELD_OUT = {"cross": ("mpi_inf_3dhp", "valid"), "wild3d": ("mpii", "valid3d")}
 
 
 @click.command()
 @click.argument("model_file", type=click.Path(exists=True, dir_okay=False))
 @click.option("--prepared-dir", default="data/prepared", show_default=True, help="data.prepared_dir")
-@click.option("--stride", default=4, show_default=True, help="data.heatmap_stride the model was trained with")
 @click.option("--samples", default=512, show_default=True, help="images per set (half train D, half score it)")
 @click.option("--steps", default=300, show_default=True, help="discriminator updates per variant")
 @click.option("--variant", "variants", multiple=True, default=("image", "geo", "maps", "full"), show_default=True,
@@ -49,7 +49,7 @@ HELD_OUT = {"cross": ("mpi_inf_3dhp", "valid"), "wild3d": ("mpii", "valid3d")}
                    "comma-separated list")
 @click.option("--maps-from", type=click.Choice(["heatmaps", "joints"]), default="joints", show_default=True,
               help="discriminator.maps_from")
-@click.option("--pose-scale", type=click.Choice(["heatmap", "body"]), default="heatmap", show_default=True,
+@click.option("--pose-scale", type=click.Choice(POSE_SCALES), default="heatmap", show_default=True,
               help="discriminator.pose_scale")
 @click.option("--heads", type=click.Choice(["joint", "per_source"]), default="joint", show_default=True,
               help="discriminator.heads")
@@ -62,16 +62,17 @@ HELD_OUT = {"cross": ("mpi_inf_3dhp", "valid"), "wild3d": ("mpii", "valid3d")}
 @click.option("--follow-steps", default=40, show_default=True, help="gradient steps on the poses")
 @click.option("--step-size", default=0.05, show_default=True, help="heatmap pixels per joint and step")
 @click.option("--threads", default=0, help="torch CPU threads (0: torch's default)")
-def main(model_file: str, prepared_dir: str, stride: int, samples: int, steps: int, variants: tuple[str, ...],
+def main(model_file: str, prepared_dir: str, samples: int, steps: int, variants: tuple[str, ...],
          maps_from: str, pose_scale: str, heads: str, image_samples: str, objective: str, gradient_penalty: float,
          follow: bool, follow_steps: int, step_size: float, threads: int) -> None:
     if threads:
         torch.set_num_threads(threads)
     generator, _ = load_model(model_file)
-    lab = PoseDataset(prepared_path(prepared_dir, "h36m", "train"), stride)
-    wild = PoseDataset(prepared_path(prepared_dir, "mpii", "train"), stride)
-    held_out = {name: PoseDataset(prepared_path(prepared_dir, *key), stride) for name, key in HELD_OUT.items()
-                if prepared_path(prepared_dir, *key).exists()}
+    training = training_sets()
+    lab, wild = (PoseDataset(training[name].path(prepared_dir)) for name in ("lab_train", "wild_train"))
+    # The held-out groups: the dataset table's validation splits with 3D labels, where prepared.
+    held_out = {key: PoseDataset(entry.path(prepared_dir)) for key, entry in validation_sets().items()
+                if entry.has_3d and entry.path(prepared_dir).exists()}
     # A lone "geo" here means the descriptor alone, not the paper's (image, geo) variant.
     sources = [[v] if v in ("image", "geo", "maps", "kcs") else v for v in variants]
     settings = DiscriminatorSettings(pose_scale=pose_scale, heads=heads, image_samples=image_samples,

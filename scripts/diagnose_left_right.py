@@ -1,4 +1,4 @@
-"""Does a trained 2D module tell left limbs from right ones? (see posegan/report/left_right.py)
+"""Does a trained 2D module tell left limbs from right ones? (see posegan/left_right.py)
 
     python scripts/diagnose_left_right.py models/adversarial.pt data/prepared/h36m_test.h5
     python scripts/diagnose_left_right.py models/pretrain_2d.pt data/prepared/h36m_train.h5 --samples 1000
@@ -21,7 +21,7 @@ sys.path.insert(0, str(ROOT))
 
 from posegan.data.dataset import PoseDataset  # noqa: E402
 from posegan.model_file import load_model  # noqa: E402
-from posegan.report.left_right import left_right_report  # noqa: E402
+from posegan.left_right import left_right_report  # noqa: E402
 from posegan.subsets import evenly_spaced  # noqa: E402
 
 
@@ -29,10 +29,9 @@ from posegan.subsets import evenly_spaced  # noqa: E402
 @click.argument("model_file", type=click.Path(exists=True, dir_okay=False))
 @click.argument("prepared_file", type=click.Path(exists=True, dir_okay=False))
 @click.option("--samples", default=600, show_default=True, help="evenly spaced samples of the file")
-@click.option("--stride", default=4, show_default=True, help="data.heatmap_stride the model was trained with")
-def main(model_file: str, prepared_file: str, samples: int, stride: int) -> None:
+def main(model_file: str, prepared_file: str, samples: int) -> None:
     generator, _ = load_model(model_file)
-    dataset = PoseDataset(prepared_file, stride)
+    dataset = PoseDataset(prepared_file)
     indices = evenly_spaced(len(dataset), samples)
     table = left_right_report(generator, dataset, indices)
     click.echo(f"{model_file} on {prepared_file}, {len(indices)} samples")

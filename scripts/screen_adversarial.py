@@ -13,10 +13,11 @@
 Every variant runs the adversarial stage from the same pretrained model (`--pretrained`, the
 pretrain_depth model of training seed `--seed`) into `--work-dir/<name>/`, so the variants of
 one seed differ only in what the overrides change; a finished run is reused when the screen is
-repeated, an interrupted one resumes. Every run is scored on the validation splits only, never
-on the test sets: the cross-domain validation split (mpi_inf_3dhp_valid.h5: PCK, AUC, MPJPE,
-limb symmetry, bone-length error, decomposition), the wild validation set (mpii_valid.h5: PCKh)
-and its evaluation-only 3D (mpii_valid3d.h5: MPJPE, symmetry). The CSV has one row per variant
+repeated, an interrupted one resumes. Every run is scored on the validation splits of the
+dataset table only, never on the test sets (`posegan.evaluate.score_on_validation`): the
+cross-domain validation split (PCK, AUC, MPJPE, limb symmetry, bone-length error,
+decomposition), the wild validation set (PCKh) and its evaluation-only 3D (MPJPE, symmetry;
+empty columns where that file is not prepared). The CSV has one row per variant
 with the seed, and `python scripts/screen_adversarial.py --pair a.csv b.csv ...` prints the
 paired differences to the `baseline` row of each seed (mean over seeds and standard error).
 
@@ -44,42 +45,26 @@ sys.path.insert(0, str(ROOT))
 
 from posegan.atomic_files import replacing  # noqa: E402
 from posegan.config import ParamsFile  # noqa: E402
-from posegan.data.dataset import PoseDataset  # noqa: E402
-from posegan.data.schema import PreparedData, prepared_path  # noqa: E402
+from posegan.data.dataset import PreparedData  # noqa: E402
 from posegan.device import RuntimeSettings  # noqa: E402
-from posegan.evaluate import EvaluateSettings, evaluate_generator, evaluate_models  # noqa: E402
-from posegan.metrics_json import rounded  # noqa: E402
-from posegan.model_file import load_model  # noqa: E402
+from posegan.evaluate import EvaluateSettings, evaluate_models, score_on_validation  # noqa: E402
+from posegan.metrics_json import lookup, rounded  # noqa: E402
 from posegan.models.discriminator import DiscriminatorSettings  # noqa: E402
-from posegan.subsets import evenly_spaced  # noqa: E402
-from posegan.train.adversarial import adversarial  # noqa: E402
-from posegan.train.settings import AdversarialSettings, StageOutputs  # noqa: E402
+from posegan.train.adversarial import AdversarialSettings, adversarial  # noqa: E402
+from posegan.train.loop_setup import StageOutputs  # noqa: E402
 from stages.cli import clear_errors, params_option  # noqa: E402
-from stages.training_job import training_job  # noqa: E402
+from stages.training_run import training_run  # noqa: E402
 
-VALIDATION_SETS = {"mpi_inf_3dhp": ("mpi_inf_3dhp", "valid"), "mpii": ("mpii", "valid"),
-                   "mpii_3d": ("mpii", "valid3d")}
 BASELINE = "baseline"
-
-
-def score_on_validation(model_path: Path, data: PreparedData, settings: EvaluateSettings,
-                        runtime: RuntimeSettings) -> dict[str, float]:
-    """The validation columns of one model (percent, mm)."""
-    device = runtime.device
-    generator, _ = load_model(model_path, device)
-    sets = {key: PoseDataset(prepared_path(data.prepared_dir, *name), data.heatmap_stride)
-            for key, name in VALIDATION_SETS.items()}
-    indices = {key: evenly_spaced(len(dataset), None) for key, dataset in sets.items()}
-    scores, _ = evaluate_generator(generator, sets, indices, settings, device, runtime.amp)
-    cross, wild3d = scores["mpi_inf_3dhp"], scores["mpii_3d"]
-    return {"cross_pck": cross["pck"]["total"], "cross_auc": cross["auc"]["total"], "cross_mpjpe": cross["mpjpe"],
-            "cross_symmetry": cross["plausibility"]["symmetry_error"],
-            "cross_bone_error": cross["plausibility"]["bone_length_error"],
-            "cross_true2d_depth_error": cross["decomposition"]["true_2d_pred_depth"],
-            "cross_true_depth_2d_error": cross["decomposition"]["pred_2d_true_depth"],
-            "wild_pckh": scores["mpii"]["pckh"]["mean"],
-            "wild3d_mpjpe": wild3d["mpjpe"], "wild3d_symmetry": wild3d["plausibility"]["symmetry_error"],
-            "wild3d_true2d_depth_error": wild3d["decomposition"]["true_2d_pred_depth"]}
+# The validation columns (percent, mm): name -> dotted key in the validation scores (laid out as in evaluate.json).
+COLUMNS = {"cross_pck": "mpi_inf_3dhp.pck.total", "cross_auc": "mpi_inf_3dhp.auc.total",
+           "cross_mpjpe": "mpi_inf_3dhp.mpjpe", "cross_symmetry": "mpi_inf_3dhp.plausibility.symmetry_error",
+           "cross_bone_error": "mpi_inf_3dhp.plausibility.bone_length_error",
+           "cross_true2d_depth_error": "mpi_inf_3dhp.decomposition.true_2d_pred_depth",
+           "cross_true_depth_2d_error": "mpi_inf_3dhp.decomposition.pred_2d_true_depth",
+           "wild_pckh": "mpii.pckh.mean",
+           "wild3d_mpjpe": "mpii_3d.mpjpe", "wild3d_symmetry": "mpii_3d.plausibility.symmetry_error",
+           "wild3d_true2d_depth_error": "mpii_3d.decomposition.true_2d_pred_depth"}
 
 
 def merged(raw: dict, overrides: dict) -> dict:
@@ -135,31 +120,32 @@ def main(params_path, variants_path, pretrained, seed, only, work_dir, out_path,
         params = ParamsFile(base.path, merged(base.raw, {**(variants[name] or {}), "seed": seed}))
         run_settings = params.section("adversarial", AdversarialSettings)
         discriminator = params.section("discriminator", DiscriminatorSettings)
-        job = training_job(params, "adversarial", run_settings, [Path(pretrained)], False,
+        run = training_run(params, "adversarial", run_settings, [Path(pretrained)], False,
                            {"discriminator": dataclasses.asdict(discriminator) if run_settings.enabled else None})
-        job = dataclasses.replace(job, outputs=StageOutputs.for_stage("adversarial", Path(work_dir) / name))
+        run = dataclasses.replace(run, outputs=StageOutputs.for_stage("adversarial", Path(work_dir) / name))
         run_dir = Path(work_dir) / name
         run_dir.mkdir(parents=True, exist_ok=True)
         with replacing(run_dir / "params.yaml") as tmp:
             tmp.write_text(yaml.safe_dump(params.raw, sort_keys=False))
-        if not job.outputs.metrics_path.exists():
-            click.echo(f"{name}: training -> {job.outputs.model_path}")
-            adversarial(run_settings, discriminator, job, pretrained)
+        if not run.outputs.metrics_path.exists():
+            click.echo(f"{name}: training -> {run.outputs.model_path}")
+            adversarial(run_settings, discriminator, run, pretrained)
         test_path = run_dir / "metrics" / "evaluate.json"
         if on_test and not test_path.exists():
             data, runtime = params.section("data", PreparedData), params.section("runtime", RuntimeSettings)
-            metrics, _ = evaluate_models({"final": job.outputs.model_path}, data.prepared_dir, data.heatmap_stride,
+            metrics, _ = evaluate_models({"final": run.outputs.model_path}, data.prepared_dir,
                                          params.section("evaluate", EvaluateSettings),
                                          runtime.device, runtime.amp)
             with replacing(test_path) as tmp:
                 tmp.write_text(json.dumps(rounded(metrics), indent=2))
-        stage = json.loads(job.outputs.metrics_path.read_text())
+        stage = json.loads(run.outputs.metrics_path.read_text())
+        runtime = params.section("runtime", RuntimeSettings)
+        scores = score_on_validation(run.outputs.model_path, params.section("data", PreparedData).prepared_dir,
+                                     params.section("evaluate", EvaluateSettings), runtime.device, runtime.amp)
         row = {"variant": name, "seed": seed,
                **{k: stage.get(f"late_mean_{k}") for k in ("d_acc_real", "d_acc_fake", "d_acc_fake_wild",
                                                            "d_score_gap", "adv_share")},
-               **score_on_validation(job.outputs.model_path, params.section("data", PreparedData),
-                                     params.section("evaluate", EvaluateSettings),
-                                     params.section("runtime", RuntimeSettings))}
+               **{column: lookup(scores, key) for column, key in COLUMNS.items()}}
         click.echo(f"{name}: " + ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
                                            for k, v in row.items()))
         rows.append(row)

@@ -6,9 +6,9 @@
 Each lambda runs the adversarial stage of params.yaml (from models/pretrain_depth.pt, with
 the stage's own schedule and the `loss` section's reduction) into `--work-dir/lambda_<value>/`,
 so a finished run is reused when the sweep is repeated; lambda 0 is the Baseline (no
-discriminator). Every run is scored on the validation sets only, never on the test sets:
-the cross-domain validation split (mpi_inf_3dhp_valid.h5: PCK@150 mm, AUC, MPJPE) and the
-wild validation set (mpii_valid.h5: PCKh@0.5). The table also holds what the stage logged over
+discriminator). Every run is scored on validation splits of the dataset table only, never on
+the test sets (`posegan.evaluate.score_on_validation`): the cross-domain validation split
+(PCK@150 mm, AUC, MPJPE) and the wild validation set (PCKh@0.5). The table also holds what the stage logged over
 the last fifth of its schedule: the discriminator's accuracy on real and fake samples and the
 adversarial share lambda x L_adv / L_pose. Choose lambda on these columns.
 """
@@ -22,41 +22,26 @@ from pathlib import Path
 
 import click
 import pandas as pd
-import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from posegan.atomic_files import replacing  # noqa: E402
 from posegan.config import ParamsFile  # noqa: E402
-from posegan.data.dataset import PoseDataset  # noqa: E402
-from posegan.data.schema import PreparedData, prepared_path  # noqa: E402
+from posegan.data.dataset import PreparedData  # noqa: E402
 from posegan.device import RuntimeSettings  # noqa: E402
-from posegan.evaluate import EvaluateSettings, evaluate_generator  # noqa: E402
-from posegan.model_file import load_model  # noqa: E402
+from posegan.evaluate import EvaluateSettings, score_on_validation  # noqa: E402
+from posegan.metrics_json import lookup  # noqa: E402
 from posegan.models.discriminator import DiscriminatorSettings  # noqa: E402
-from posegan.subsets import evenly_spaced  # noqa: E402
-from posegan.train.adversarial import adversarial  # noqa: E402
-from posegan.train.settings import AdversarialSettings, StageOutputs  # noqa: E402
+from posegan.train.adversarial import AdversarialSettings, adversarial  # noqa: E402
+from posegan.train.loop_setup import StageOutputs  # noqa: E402
 from stages.cli import clear_errors, params_option  # noqa: E402
-from stages.training_job import training_job  # noqa: E402
+from stages.training_run import training_run  # noqa: E402
 
 INIT = Path("models/pretrain_depth.pt")
-VALIDATION_SETS = {"mpi_inf_3dhp": ("mpi_inf_3dhp", "valid"), "mpii": ("mpii", "valid")}
-
-
-def score_on_validation(model_path: Path, data: PreparedData, settings: EvaluateSettings,
-                        device: torch.device, amp: bool) -> dict:
-    """PCK, AUC and MPJPE on the cross-domain validation split and PCKh on the wild one."""
-    generator, _ = load_model(model_path, device)
-    sets = {key: PoseDataset(prepared_path(data.prepared_dir, *name), data.heatmap_stride)
-            for key, name in VALIDATION_SETS.items()}
-    indices = {key: evenly_spaced(len(dataset), None) for key, dataset in sets.items()}
-    scores, _ = evaluate_generator(generator, sets, indices, settings, device, amp)
-    return {"val_cross_pck": scores["mpi_inf_3dhp"]["pck"]["total"],
-            "val_cross_auc": scores["mpi_inf_3dhp"]["auc"]["total"],
-            "val_cross_mpjpe": scores["mpi_inf_3dhp"]["mpjpe"],
-            "val_wild_pckh": scores["mpii"]["pckh"]["mean"]}
+# The table's validation columns: name -> dotted key in the validation scores (laid out as in evaluate.json).
+COLUMNS = {"val_cross_pck": "mpi_inf_3dhp.pck.total", "val_cross_auc": "mpi_inf_3dhp.auc.total",
+           "val_cross_mpjpe": "mpi_inf_3dhp.mpjpe", "val_wild_pckh": "mpii.pckh.mean"}
 
 
 @click.command()
@@ -76,18 +61,20 @@ def main(params_path: str, lambdas: str, work_dir: str, out_path: str) -> None:
     for text in lambdas.split():
         lam = float(text)
         run_settings = dataclasses.replace(stage_settings, lambda_=lam, enabled=lam > 0)
-        job = training_job(params, "adversarial", run_settings, [INIT], False,
+        run = training_run(params, "adversarial", run_settings, [INIT], False,
                            {"discriminator": dataclasses.asdict(discriminator) if run_settings.enabled else None})
-        job = dataclasses.replace(job, outputs=StageOutputs.for_stage("adversarial", Path(work_dir) / f"lambda_{text}"))
-        outputs = job.outputs
+        run = dataclasses.replace(run, outputs=StageOutputs.for_stage("adversarial", Path(work_dir) / f"lambda_{text}"))
+        outputs = run.outputs
         if not outputs.metrics_path.exists():
             click.echo(f"lambda {text}: training -> {outputs.model_path}")
-            adversarial(run_settings, discriminator, job, INIT)
+            adversarial(run_settings, discriminator, run, INIT)
         stage = json.loads(outputs.metrics_path.read_text())
+        scores = score_on_validation(outputs.model_path, data.prepared_dir, settings, runtime.device, runtime.amp,
+                                     keys={key.split(".")[0] for key in COLUMNS.values()})
         row = {"lambda": lam,
                "d_acc_real": stage.get("late_mean_d_acc_real"), "d_acc_fake": stage.get("late_mean_d_acc_fake"),
                "adv_share": stage.get("late_mean_adv_share"), "g_adv": stage.get("late_mean_g_adv"),
-               **score_on_validation(outputs.model_path, data, settings, runtime.device, runtime.amp)}
+               **{name: lookup(scores, key) for name, key in COLUMNS.items()}}
         click.echo(f"lambda {text}: {row}")
         rows.append(row)
     table = pd.DataFrame(rows)

@@ -18,9 +18,9 @@ import click
 from posegan.config import ParamsFile
 from posegan.models.discriminator import DiscriminatorSettings
 from posegan.train.adversarial import adversarial
-from posegan.train.settings import AdversarialSettings
+from posegan.train.adversarial import AdversarialSettings
 from stages.cli import clear_errors, params_option, progress_option
-from stages.training_job import training_job
+from stages.training_run import training_run
 
 INITS = {"pretrain_depth": Path("models/pretrain_depth.pt"), "pretrain_2d": Path("models/pretrain_2d.pt")}
 
@@ -34,9 +34,9 @@ def main(params_path: str, progress: bool) -> None:
     settings = params.section("adversarial", AdversarialSettings)
     discriminator = params.section("discriminator", DiscriminatorSettings)
     init = INITS[settings.init]
-    job = training_job(params, "adversarial", settings, [init], progress,
+    run = training_run(params, "adversarial", settings, [init], progress,
                        {"discriminator": asdict(discriminator) if settings.enabled else None})
-    metrics = adversarial(settings, discriminator, job, init)
+    metrics = adversarial(settings, discriminator, run, init)
     click.echo(f"adversarial: {metrics}")
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import click
 
 from posegan.config import ParamsFile
-from posegan.data.schema import PreparedData
+from posegan.data.dataset import PreparedData
 from posegan.device import RuntimeSettings
 from posegan.evaluate import FINAL, EvaluateSettings, evaluate_models, write_evaluation
 from stages.cli import clear_errors, params_option
@@ -35,8 +35,8 @@ def main(params_path: str) -> None:
     params = ParamsFile.read(params_path)
     settings, data = params.section("evaluate", EvaluateSettings), params.section("data", PreparedData)
     runtime = params.section("runtime", RuntimeSettings)
-    metrics, predictions = evaluate_models(MODELS, data.prepared_dir, data.heatmap_stride, settings,
-                                           runtime.device, runtime.amp, log=click.echo)
+    metrics, predictions = evaluate_models(MODELS, data.prepared_dir, settings, runtime.device, runtime.amp,
+                                           log=click.echo)
     write_evaluation(metrics, predictions, METRICS, PREDICTIONS, headline_path=HEADLINE)
     click.echo(f"evaluate: h36m MPJPE {metrics['h36m']['mpjpe']:.1f} mm, P-MPJPE {metrics['h36m']['p_mpjpe']:.1f} mm; "
                f"MPII PCKh@{settings.pckh_threshold:g} {metrics['mpii']['pckh']['mean']:.1f}%; "

@@ -27,12 +27,12 @@ from posegan.data.schema import read_prepared
 from posegan.data.real import datasets_with_roots
 from posegan.data import sets
 from posegan.data.sets import real_sets
-from posegan.data.settings import DataSettings
+from posegan.data.preprocess_settings import DataSettings
 from posegan.data.synthetic.benchmark import write_benchmark
 from posegan.report.contact_sheet import make_contact_sheet
 
 SOURCES = ("synthetic", "real")
-# The keys of `data` this stage reads (data.heatmap_stride belongs to the training stages).
+# The keys of `data` this stage reads.
 USED_KEYS = ("source", "prepared_dir", "image_size", "synthetic", "real")
 
 

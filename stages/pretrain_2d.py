@@ -12,9 +12,9 @@ import click
 
 from posegan.config import ParamsFile
 from posegan.train.pretrain_2d import pretrain_2d
-from posegan.train.settings import LoopSettings
+from posegan.train.loop_setup import LoopSettings
 from stages.cli import clear_errors, params_option, progress_option
-from stages.training_job import training_job
+from stages.training_run import training_run
 
 
 @click.command()
@@ -24,7 +24,7 @@ from stages.training_job import training_job
 def main(params_path: str, progress: bool) -> None:
     params = ParamsFile.read(params_path)
     settings = params.section("pretrain_2d", LoopSettings)
-    metrics = pretrain_2d(settings, training_job(params, "pretrain_2d", settings, [], progress))
+    metrics = pretrain_2d(settings, training_run(params, "pretrain_2d", settings, [], progress))
     click.echo(f"pretrain_2d: {metrics}")
 
 

@@ -14,9 +14,9 @@ import click
 
 from posegan.config import ParamsFile
 from posegan.train.pretrain_depth import pretrain_depth
-from posegan.train.settings import LoopSettings
+from posegan.train.loop_setup import LoopSettings
 from stages.cli import clear_errors, params_option, progress_option
-from stages.training_job import training_job
+from stages.training_run import training_run
 
 INIT = Path("models/pretrain_2d.pt")
 
@@ -28,7 +28,7 @@ INIT = Path("models/pretrain_2d.pt")
 def main(params_path: str, progress: bool) -> None:
     params = ParamsFile.read(params_path)
     settings = params.section("pretrain_depth", LoopSettings)
-    metrics = pretrain_depth(settings, training_job(params, "pretrain_depth", settings, [INIT], progress), INIT)
+    metrics = pretrain_depth(settings, training_run(params, "pretrain_depth", settings, [INIT], progress), INIT)
     click.echo(f"pretrain_depth: {metrics}")
 
 

@@ -18,13 +18,13 @@ import click
 
 from posegan.config import ParamsFile
 from posegan.data.sets import scored_sets
-from posegan.data.schema import PreparedData
+from posegan.data.dataset import PreparedData
 from posegan.evaluate import FINAL, EvaluateSettings, load_predictions
 from posegan.report.files import read_json
 from posegan.report.ablation import (ablation_table, experiment_rows, load_exp_show, run_exp_show, run_folder_rows,
                                      variant_name)
-from posegan.report.figures import (lab_samples, load_training_curves, qualitative_figure, save_figure,
-                                    training_curves_figure, wild_samples)
+from posegan.report.figures import (TablesSettings, lab_samples, load_training_curves, qualitative_figure,
+                                    save_figure, training_curves_figure, wild_samples)
 from posegan.report.tables import StagedFiles, labels_for, stage_table, stage_tables, to_markdown
 from stages.cli import clear_errors, params_option
 
@@ -58,7 +58,8 @@ def main(ctx: click.Context, params_path: str) -> None:
 def tables_stage(params_path: str) -> None:
     params = ParamsFile.read(params_path)
     settings, data = params.section("evaluate", EvaluateSettings), params.section("data", PreparedData)
-    prepared_dir, stride = data.prepared_dir, data.heatmap_stride
+    figure_samples = params.section("tables", TablesSettings).figure_samples
+    prepared_dir = data.prepared_dir
     final = variant_name(params.raw)
     labels = labels_for(final)
     metrics = read_metrics(METRICS)
@@ -72,9 +73,9 @@ def tables_stage(params_path: str) -> None:
                            for name in ("pretrained", FINAL)}
             prepared = entry.path(prepared_dir)
             if entry.scorer == "lab":
-                samples = lab_samples(prepared, predictions, settings.figure_samples)
+                samples = lab_samples(prepared, predictions, figure_samples)
             else:
-                samples = wild_samples(prepared, predictions, stride, settings.figure_samples)
+                samples = wild_samples(prepared, predictions, figure_samples)
             title = (f"{title}: {labels['pretrained']} vs {final}. Rows: evenly spaced ranks of the error change, "
                      "largest improvement at the top, largest regression at the bottom")
             save_figure(staged, qualitative_figure(samples, unit, title), FIGURES / f"{entry.figure}.png")

@@ -65,7 +65,7 @@ def tiny_params(iterations: int, val_every: int, checkpoint_every: int, num_feat
             "val_samples": 4, "workers": 0, "augmentation": augmentation}
     return {
         "seed": 0,
-        "data": {"prepared_dir": "data/prepared", "image_size": 64, "heatmap_stride": 4},
+        "data": {"prepared_dir": "data/prepared", "image_size": 64},
         "loss": {"reduction": "backbone", "depth_weight": 0.1},
         "model": {"num_stacks": 1, "num_blocks": 1, "num_features": num_features, "depth_pooling": "global",
                   "fix_2d": False},
@@ -78,7 +78,8 @@ def tiny_params(iterations: int, val_every: int, checkpoint_every: int, num_feat
                         "lr_d": 1e-3, "d_steps": 1, "d_warmup": 0, "adversarial_gradient": "pose",
                         "fake_2d": "predicted", "adversarial_samples": "all"},
         "evaluate": {"batch_size": 4, "workers": 0, "max_samples": None, "pck_threshold": 150.0,
-                     "pckh_threshold": 0.5, "figure_samples": 4},
+                     "pckh_threshold": 0.5},
+        "tables": {"figure_samples": 4},
     }
 
 
@@ -91,6 +92,12 @@ def run_python(args: list[str], cwd: str | Path) -> subprocess.CompletedProcess:
                             capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
     return result
+
+
+# The configuration of the script tests (sweep_lambda, screen_adversarial), which start from one
+# pretrained run folder (conftest's `pretrained_script_run`).
+SCRIPT_PARAMS = tiny_params(iterations=3, val_every=3, checkpoint_every=3, num_features=8, maps_from="joints",
+                            adversarial_lambda=1e-4)
 
 
 def pretrained_run_folder(root: Path, params: dict) -> None:

@@ -16,7 +16,7 @@ DEFAULTS = yaml.safe_load((ROOT / "params.yaml").read_text())
 # section -> the stage command that reads it
 STAGE_OF = {"data": "preprocess", "seed": "pretrain_2d", "loss": "pretrain_2d", "model": "pretrain_2d",
             "runtime": "pretrain_2d", "pretrain_2d": "pretrain_2d", "pretrain_depth": "pretrain_depth",
-            "discriminator": "adversarial", "adversarial": "adversarial", "evaluate": "evaluate"}
+            "discriminator": "adversarial", "adversarial": "adversarial", "evaluate": "evaluate", "tables": "tables"}
 
 # (section, dotted key, value or MISSING, words the message must hold)
 MISSING = object()
@@ -31,6 +31,7 @@ CASES = [
     ("data", "data.real.crop_margin", MISSING, "data.real.crop_margin is missing"),
     ("data", "data.real.workers", "two", "data.real.workers must be an integer, got 'two'"),
     ("data", "data.real.crop_margin", 0, "data.real.crop_margin must be > 0, got 0"),
+    ("data", "data.heatmap_stride", 4, "data.heatmap_stride is no parameter any more"),
     ("seed", "seed", MISSING, "seed is missing"),
     ("seed", "seed", "abc", "seed must be an integer >= 0, got 'abc'"),
     ("seed", "seed", -1, "seed must be an integer >= 0, got -1"),
@@ -71,6 +72,11 @@ CASES = [
     ("evaluate", "evaluate.batch_size", MISSING, "evaluate.batch_size is missing"),
     ("evaluate", "evaluate.max_samples", 2.5, "evaluate.max_samples must be an integer or null, got 2.5"),
     ("evaluate", "evaluate.pck_threshold", 0, "evaluate.pck_threshold must be > 0, got 0"),
+    ("evaluate", "evaluate.figure_samples", 4, "evaluate.figure_samples has moved to tables.figure_samples"),
+    ("tables", "tables.rows", 4, "unknown key tables.rows"),
+    ("tables", "tables.figure_samples", MISSING, "tables.figure_samples is missing"),
+    ("tables", "tables.figure_samples", "four", "tables.figure_samples must be an integer, got 'four'"),
+    ("tables", "tables.figure_samples", 0, "tables.figure_samples must be >= 1, got 0"),
 ]
 
 
@@ -92,8 +98,8 @@ def run_stage(stage, folder, params_name):
     cwd = os.getcwd()
     os.chdir(folder)
     try:
-        return CliRunner().invoke(module.main, ["--params", params_name, "--no-progress"] if stage != "evaluate"
-                                  else ["--params", params_name])
+        return CliRunner().invoke(module.main, ["--params", params_name, "--no-progress"]
+                                  if stage not in ("evaluate", "tables") else ["--params", params_name])
     finally:
         os.chdir(cwd)
 
@@ -161,21 +167,23 @@ def test_every_section_has_the_four_cases():
 
 def test_the_defaults_are_accepted():
     from posegan.config import ParamsFile
-    from posegan.data.schema import PreparedData
-    from posegan.data.settings import DataSettings
+    from posegan.data.dataset import PreparedData
+    from posegan.data.preprocess_settings import DataSettings
     from posegan.device import RuntimeSettings
     from posegan.evaluate import EvaluateSettings
     from posegan.losses import LossSettings
     from posegan.models.discriminator import DiscriminatorSettings
     from posegan.models.generator import ModelSettings
-    from posegan.train.settings import AdversarialSettings, LoopSettings
+    from posegan.report.figures import TablesSettings
+    from posegan.train.adversarial import AdversarialSettings
+    from posegan.train.loop_setup import LoopSettings
 
     params = ParamsFile.read(ROOT / "params.yaml")
     for name, cls in (("data", DataSettings), ("data", PreparedData), ("loss", LossSettings),
                       ("model", ModelSettings), ("runtime", RuntimeSettings),
                       ("discriminator", DiscriminatorSettings), ("pretrain_2d", LoopSettings),
                       ("pretrain_depth", LoopSettings), ("adversarial", AdversarialSettings),
-                      ("evaluate", EvaluateSettings)):
+                      ("evaluate", EvaluateSettings), ("tables", TablesSettings)):
         assert isinstance(params.section(name, cls), cls)
     assert params.seed == DEFAULTS["seed"]
 
@@ -187,19 +195,21 @@ def test_defaults_agree_with_params_yaml_and_the_modules():
     import inspect
 
     from posegan.config import ParamsFile
-    from posegan.data.schema import PreparedData
-    from posegan.data.settings import DataSettings
+    from posegan.data.dataset import PreparedData
+    from posegan.data.preprocess_settings import DataSettings
     from posegan.device import RuntimeSettings
     from posegan.evaluate import EvaluateSettings
+    from posegan.heatmaps import HEATMAP_STRIDE
     from posegan.losses import LossSettings
     from posegan.models import DepthRegressor, Generator, MultiSourceDiscriminator, StackedHourglass
     from posegan.models.discriminator import DiscriminatorSettings, parse_sources
     from posegan.models.generator import ModelSettings
+    from posegan.report.figures import TablesSettings
 
     params = ParamsFile.read(ROOT / "params.yaml")
     for name, cls in (("data", PreparedData), ("loss", LossSettings), ("model", ModelSettings),
                       ("runtime", RuntimeSettings), ("discriminator", DiscriminatorSettings),
-                      ("evaluate", EvaluateSettings)):
+                      ("evaluate", EvaluateSettings), ("tables", TablesSettings)):
         assert params.section(name, cls) == cls(), name
     data = params.section("data", DataSettings)
     for f in dataclasses.fields(DataSettings):
@@ -227,4 +237,4 @@ def test_defaults_agree_with_params_yaml_and_the_modules():
         assert discriminator[key] == getattr(disc, key), f"MultiSourceDiscriminator {key}"
     image_size = params.section("data", PreparedData).image_size
     assert discriminator["image_size"] == image_size
-    assert discriminator["heatmap_size"] == image_size // params.section("data", PreparedData).heatmap_stride
+    assert discriminator["heatmap_size"] == image_size // HEATMAP_STRIDE

@@ -35,7 +35,7 @@ def prepared(tmp_path):
 
 def test_items_without_augmentation(prepared):
     path, joints_2d, joints_3d, cam = prepared
-    ds = PoseDataset(path, stride=4)
+    ds = PoseDataset(path)
     item = ds[0]
     assert item["image"].shape == (3, 64, 64) and item["image"].dtype == torch.uint8
     assert item["heatmaps"].shape == (16, 16, 16)
@@ -81,7 +81,7 @@ def test_sampler_is_a_function_of_the_iteration():
 
 def test_loader_is_deterministic_across_worker_counts(prepared):
     path = prepared[0]
-    ds = PoseDataset(path, stride=4, augmentation=Augmentation())
+    ds = PoseDataset(path, augmentation=Augmentation())
     a = [b["heatmaps"] for b in make_loader(ds, 3, seed=1, start=0, stop=3, workers=0)]
     b = [b["heatmaps"] for b in make_loader(ds, 3, seed=1, start=0, stop=3, workers=2)]
     for x, y in zip(a, b, strict=True):

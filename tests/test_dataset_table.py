@@ -61,6 +61,9 @@ def test_tables_stage_depends_on_the_sets_of_its_figures():
 def test_every_row_names_things_that_exist():
     assert len({entry.name for entry in sets.SETS}) == len(sets.SETS)
     assert list(sets.scored_sets()) == ["h36m", "mpii", "mpi_inf_3dhp", "mpii_3d"]   # evaluate.json's order
+    assert list(sets.validation_sets()) == ["mpii", "mpi_inf_3dhp", "mpii_3d"]
+    for key, entry in sets.validation_sets().items():       # scored like a test set, never a test split
+        assert key in sets.scored_sets() and not entry.role.endswith("_test"), entry
     fields = {f.name for f in dataclasses.fields(RealDataSettings)}
     for entry in sets.SETS:
         assert entry.scorer is None or entry.scorer in SCORERS, entry
@@ -76,7 +79,7 @@ def test_every_row_names_things_that_exist():
 def test_real_data_defaults_are_params_yaml_s():
     """RealDataSettings' constructor defaults (for library callers) cannot disagree with params.yaml."""
     from posegan.config import ParamsFile
-    from posegan.data.settings import DataSettings
+    from posegan.data.preprocess_settings import DataSettings
 
     assert ParamsFile.read(ROOT / "params.yaml").section("data", DataSettings).real == RealDataSettings()
 
@@ -145,7 +148,7 @@ def test_the_worked_example_adds_an_evaluation_set(tmp_path, monkeypatch):
 
     # ... and the evaluate stage's scoring beside the other test sets
     write_fake_prepared(prepared, n=4, size=64)
-    metrics, predictions = evaluate_models({"final": model}, prepared, 4, EvaluateSettings(batch_size=4))
+    metrics, predictions = evaluate_models({"final": model}, prepared, EvaluateSettings(batch_size=4))
     assert round(metrics["capture"]["pck"]["total"], 2) == scores["pck"]["total"]      # the same scorer
     assert "plausibility" in metrics["capture"] and "capture" in metrics["mean_pose"]
     assert "final_capture" in predictions

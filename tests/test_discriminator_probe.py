@@ -22,11 +22,11 @@ MODEL = ModelSettings(num_stacks=1, num_blocks=1, num_features=8)
 
 def test_probe_trains_one_discriminator_per_variant(tmp_path):
     write_fake_prepared(tmp_path, n=12, size=64)
-    lab = PoseDataset(prepared_path(tmp_path, "h36m", "train"), 4)
-    wild = PoseDataset(prepared_path(tmp_path, "mpii", "train"), 4)
+    lab = PoseDataset(prepared_path(tmp_path, "h36m", "train"))
+    wild = PoseDataset(prepared_path(tmp_path, "mpii", "train"))
     torch.manual_seed(0)
     generator = Generator.build(MODEL)
-    cross = PoseDataset(prepared_path(tmp_path, "mpi_inf_3dhp", "test"), 4)
+    cross = PoseDataset(prepared_path(tmp_path, "mpi_inf_3dhp", "test"))
     table = probe_discriminator(generator, lab, wild, samples=12, steps=30, batch_size=4, lr=2e-3,
                                 variants=[["image"], ["geo"], ["maps"], "full"], width=4, embed_dim=8, hidden_dim=8,
                                 maps_from="heatmaps", held_out={"cross": cross})
@@ -52,4 +52,4 @@ def test_script_prints_the_table(tmp_path):
                              "--prepared-dir", str(tmp_path / "prepared"), "--samples", "8", "--steps", "2",
                              "--variant", "geo"], capture_output=True, text=True, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
-    assert "fake_wild" in result.stdout and "true_wild3d" in result.stdout and "geo" in result.stdout
+    assert "fake_wild" in result.stdout and "true_mpii_3d" in result.stdout and "geo" in result.stdout

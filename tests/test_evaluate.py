@@ -152,8 +152,7 @@ def test_mean_pose_predictor_by_hand():
 
 
 def test_settings_and_helpers():
-    complete = {"batch_size": 32, "workers": 0, "max_samples": None, "pck_threshold": 150, "pckh_threshold": 0.5,
-                "figure_samples": 4}
+    complete = {"batch_size": 32, "workers": 0, "max_samples": None, "pck_threshold": 150, "pckh_threshold": 0.5}
     assert build(EvaluateSettings, complete, "evaluate", "params.yaml") == EvaluateSettings()
     for block, key in (({"batch_size": 0}, "evaluate.batch_size"), ({"max_samples": 2.5}, "evaluate.max_samples"),
                        ({"pck_threshold": -1}, "evaluate.pck_threshold"), ({"bogus": 1}, "evaluate.bogus")):
@@ -192,7 +191,7 @@ def test_load_generator_checks_the_file(run_dir, tmp_path):
 
 def test_evaluate_models_and_outputs(run_dir, tmp_path):
     models = {"final": run_dir / "models/adversarial.pt", "pretrained": run_dir / "models/pretrain_depth.pt"}
-    metrics, predictions = evaluate_models(models, run_dir / "data/prepared", 4, SETTINGS)
+    metrics, predictions = evaluate_models(models, run_dir / "data/prepared", SETTINGS)
     assert list(metrics) == ["h36m", "mpii", "mpi_inf_3dhp", "mpii_3d", "pretrained", "mean_pose", "truth"]
     assert list(metrics["h36m"])[:3] == ["mpjpe", "p_mpjpe", "limbs"]
     assert metrics["h36m"]["samples"] == 6 and metrics["mpii"]["samples"] == 6
@@ -251,7 +250,7 @@ def test_the_wild_3d_set_is_optional(run_dir, tmp_path):
         if item.name != "mpii_valid3d.h5":
             (tmp_path / "prepared" / item.name).symlink_to(item)
     notes = []
-    metrics, predictions = evaluate_models({"final": run_dir / "models/adversarial.pt"}, tmp_path / "prepared", 4,
+    metrics, predictions = evaluate_models({"final": run_dir / "models/adversarial.pt"}, tmp_path / "prepared",
                                            SETTINGS, log=notes.append)
     assert "mpii_3d" not in metrics and "mpii_3d" not in metrics["mean_pose"] and "final_mpii_3d" not in predictions
     assert any("mpii_3d: skipped" in note and "real MPII has no 3D" in note for note in notes)
@@ -268,10 +267,10 @@ def test_headline_metrics_pick_the_final_models_figures():
 
 
 def write_params(folder, prepared="data/prepared"):
-    params = {"data": {"prepared_dir": prepared, "image_size": 64, "heatmap_stride": 4},
+    params = {"data": {"prepared_dir": prepared, "image_size": 64},
               "runtime": {"device": "cpu", "amp": False, "threads": 0},
               "evaluate": {"batch_size": 4, "workers": 0, "max_samples": 4, "pck_threshold": 150.0,
-                           "pckh_threshold": 0.5, "figure_samples": 2}}
+                           "pckh_threshold": 0.5}}
     (folder / "params.yaml").write_text(yaml.safe_dump(params))
 
 
@@ -320,7 +319,7 @@ def test_stage_missing_input_fails_cleanly(run_dir, tmp_path, missing, named):
 
 def test_predict_returns_the_heatmaps_it_decoded_on_request(tmp_path):
     write_fake_prepared(tmp_path, n=5, size=64)
-    dataset = PoseDataset(prepared_path(tmp_path, "h36m", "test"), stride=4)
+    dataset = PoseDataset(prepared_path(tmp_path, "h36m", "test"))
     torch.manual_seed(0)
     generator = Generator.build(MODEL)
     plain = predict(generator, dataset, np.array([0, 2, 4]), batch_size=2)
@@ -338,12 +337,12 @@ def test_no_training_stage_reads_the_wild_3d_file(tmp_path):
     import yaml
 
     from posegan.data.dataset import Augmentation
-    from posegan.train.stage import datasets
+    from posegan.train.loop_setup import training_data
 
     write_fake_prepared(tmp_path, n=4, size=64)
     assert "mpii_valid3d" in [s.name for s in scored_sets().values()]
     assert "mpii_valid3d" not in [s.name for s in training_sets().values()]
-    opened = {dataset.path.name for dataset in datasets(tmp_path, 4, Augmentation()).values()}
+    opened = {dataset.path.name for dataset in training_data(tmp_path, Augmentation()).values()}
     assert opened and "mpii_valid3d.h5" not in opened
     stages = yaml.safe_load((Path(__file__).resolve().parents[1] / "dvc.yaml").read_text())["stages"]
     for name, stage in stages.items():

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from posegan.geometry import geometric_descriptor
+from posegan.geometry import bone_lengths, geometric_descriptor, kinematic_chain_space
 
 
 def test_three_joint_case_worked_by_hand():
@@ -46,3 +46,24 @@ def test_bad_input():
         geometric_descriptor(torch.zeros(2, 16, 2))
     with pytest.raises(TypeError, match="torch tensor"):
         geometric_descriptor([[0.0, 0.0, 0.0]])
+
+
+def test_bone_lengths_worked_by_hand():
+    """Joint j at (0, 0, 2 j): a bone (parent p, child c) is 2 |c - p| long; the first bone
+    (r_knee -> r_ankle, joints 1 and 0) is then turned into a 3-4-5 triangle."""
+    from posegan.skeleton import BONES
+
+    joints = torch.zeros(16, 3)
+    joints[:, 2] = 2.0 * torch.arange(16)
+    joints[0] = joints[1] + torch.tensor([3.0, 4.0, 0.0])
+    expected = torch.tensor([5.0] + [2.0 * abs(c - p) for p, c in BONES[1:]])
+    torch.testing.assert_close(bone_lengths(joints), expected)
+    # the kinematic chain space holds the same lengths, squared, on its diagonal
+    diagonal = torch.tensor([sum(15 - r for r in range(i)) for i in range(15)])
+    torch.testing.assert_close(kinematic_chain_space(joints)[diagonal], expected.square())
+    # leading axes, and rotation changes nothing
+    turn = torch.tensor([[0.0, -1.0, 0.0], [1.0, 0.0, 0.0], [0.0, 0.0, 1.0]])
+    assert bone_lengths(torch.stack([joints, joints @ turn.T])).shape == (2, 15)
+    torch.testing.assert_close(bone_lengths(joints @ turn.T), expected)
+    with pytest.raises(ValueError, match="must be"):
+        bone_lengths(torch.zeros(16, 2))

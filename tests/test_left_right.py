@@ -12,7 +12,7 @@ from fakes import write_fake_prepared
 from posegan.model_file import model_payload
 from posegan.models import Generator
 from posegan.models.generator import ModelSettings
-from posegan.report.left_right import (left_right_order, left_right_summary, paired_channel_correlation,
+from posegan.left_right import (left_right_order, left_right_summary, paired_channel_correlation,
                                        seen_from_front)
 from posegan.skeleton import FLIP_PAIRS, FLIP_PERMUTATION, JOINT_NAMES
 

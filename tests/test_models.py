@@ -312,6 +312,48 @@ def test_body_scale_makes_the_pose_inputs_size_free():
                                atol=2e-3, rtol=0)
 
 
+def test_bones_source_sees_the_proportions_only():
+    """sources [bones], body scale: the branch input is the 15 bone lengths over their mean (a
+    size-free and, test_geometry, rotation-free input), and D's gradient reaches the depths."""
+    from posegan.geometry import bone_lengths
+
+    disc = MultiSourceDiscriminator(["bones"], num_joints=16, image_size=64, heatmap_size=16,
+                                    width=4, embed_dim=8, hidden_dim=8, pose_scale="body")
+    assert disc.head_names == ("joint",) and set(disc.branches) == {"bones"}
+    images, heatmaps, depth, joints = real_sample()
+    encoded = disc.encode(images, heatmaps, depth)
+    assert set(encoded) == {"bones"} and encoded["bones"].shape == (2, 15)
+    lengths = bone_lengths(torch.cat([joints, depth[..., None]], -1))
+    torch.testing.assert_close(encoded["bones"], lengths / lengths.mean(1, keepdim=True), atol=2e-3, rtol=0)
+    depth = depth.clone().requires_grad_(True)
+    disc(images, heatmaps, depth).sum().backward()
+    assert depth.grad.abs().sum() > 0
+
+
+def test_crop_scale_keeps_the_size_against_the_crop():
+    """pose_scale="crop": root-relative (x, y, depth) in eighths of the map side (16 / 8 = 2
+    heatmap pixels here); moving the person away changes nothing, making it deeper does,
+    and the depth maps carry the root-relative depth in the same unit."""
+    from posegan.geometry import kinematic_chain_space
+    from posegan.heatmaps import soft_argmax
+
+    disc = MultiSourceDiscriminator(["maps", "kcs", "bones"], num_joints=16, image_size=64, heatmap_size=16,
+                                    width=4, embed_dim=8, hidden_dim=8, pose_scale="crop")
+    images, heatmaps, depth, joints = real_sample()
+    encoded = disc.encode(images, heatmaps, depth)
+    pose = torch.cat([soft_argmax(heatmaps, 3), depth[..., None]], -1)    # where D reads the joints
+    expected = (pose - pose[:, 6:7]) / 2.0
+    torch.testing.assert_close(encoded["kcs"], kinematic_chain_space(expected), atol=1e-5, rtol=1e-5)
+    moved = disc.encode(images, heatmaps, depth + 5.0)           # the person further away
+    torch.testing.assert_close(moved["maps"], encoded["maps"], atol=1e-5, rtol=0)
+    deeper = disc.encode(images, heatmaps, 2.0 * depth)
+    assert not torch.allclose(deeper["bones"], encoded["bones"], atol=1e-2)
+    peak = encoded["maps"][:, :16].flatten(2).argmax(-1, keepdim=True)
+    at_peak = (encoded["maps"][:, 16:].flatten(2).gather(-1, peak)[..., 0]
+               / encoded["maps"][:, :16].flatten(2).gather(-1, peak)[..., 0])
+    torch.testing.assert_close(at_peak, (depth - depth[:, 6:7]) / 2.0, atol=2e-3, rtol=0)
+
+
 def test_image_samples_lab_needs_per_source_heads():
     assert discriminator_settings(sources="full", heads="per_source", image_samples="lab").image_samples == "lab"
     with pytest.raises(ParamsError, match="image_samples: lab needs heads: per_source"):

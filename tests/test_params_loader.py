@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from posegan.config import SECTIONS, ParamsError, ParamsFile, load_yaml
-from posegan.train.settings import AdversarialSettings
+from posegan.train.adversarial import AdversarialSettings
 
 ROOT = Path(__file__).resolve().parents[1]
 

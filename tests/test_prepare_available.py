@@ -21,7 +21,6 @@ SEQUENCES = {"TS1": {"valid": [1, 1, 0, 1], "activity": [1, 2, 2, 3], "camera": 
 def only_3dhp_params(tmp_path, image_size=64):
     rs.write_3dhp(tmp_path / "3dhp", SEQUENCES)
     data = {"source": "real", "prepared_dir": str(tmp_path / "prepared"), "image_size": image_size,
-            "heatmap_stride": 4,
             "real": {**DEFAULT_REAL, "mpi_inf_3dhp_root": str(tmp_path / "3dhp"),
                      "workers": 1, "mpi_inf_3dhp_sequences": ["TS1"],
                      "mpi_inf_3dhp_intrinsics": {"TS1": SEQUENCES["TS1"]["camera"]}}}
@@ -52,7 +51,7 @@ def test_preprocess_prepares_only_3dhp_then_evaluate_on_it(tmp_path):
 
     # a stage needing a missing dataset says which file and which root
     with pytest.raises(FileNotFoundError, match=r"h36m_test.h5: prepared file not found .*data.real.h36m_root"):
-        PoseDataset(prepared / "h36m_test.h5", 4)
+        PoseDataset(prepared / "h36m_test.h5")
 
     model = save_tiny_model(tmp_path / "adversarial.pt")
     out = tmp_path / "scores.json"

@@ -18,7 +18,6 @@ from stages.preprocess import main
 TINY_DATA = {
     "source": "synthetic",
     "image_size": 32,
-    "heatmap_stride": 4,
     "synthetic": {"seed": 1, "lab_train_per_subject": 4, "lab_test_per_subject": 4, "wild_train": 5,
                   "wild_valid": 3, "cross_test": 7, "cross_valid": 4, "workers": 1},
     "real": DEFAULT_REAL,

@@ -18,7 +18,7 @@ def test_preprocess_stage_prepares_the_real_datasets(tmp_path):
     rs.write_mpii_images(tmp_path / "mpii", people)
     rs.write_mpii_hourglass(tmp_path / "mpii", people[:6], people[6:])
     rs.write_3dhp(tmp_path / "3dhp", SEQUENCES)
-    data = {"source": "real", "prepared_dir": str(tmp_path / "prepared"), "image_size": 64, "heatmap_stride": 4,
+    data = {"source": "real", "prepared_dir": str(tmp_path / "prepared"), "image_size": 64,
             "real": {**DEFAULT_REAL, "h36m_root": str(tmp_path / "h36m"), "mpii_root": str(tmp_path / "mpii"),
                      "mpi_inf_3dhp_root": str(tmp_path / "3dhp"), "workers": 1,
                      "h36m_train_subjects": ["S1"], "h36m_test_subjects": ["S9"],

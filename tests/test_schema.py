@@ -117,3 +117,14 @@ def test_the_same_split_gives_the_same_bytes_in_separate_processes(tmp_path):
         subprocess.run([sys.executable, "-c", WRITE_SPLIT, str(path), order], cwd=root, check=True)
         time.sleep(1.1)
     assert paths[0].read_bytes() == paths[1].read_bytes()
+
+
+def test_images_are_stored_without_a_compression_filter(tmp_path):
+    """Byte reproducibility: LZF (h5py's fast filter) does not give the same bytes for the same
+    image on every run, so images are written uncompressed, one chunk per image."""
+    path = tmp_path / "mpii_train.h5"
+    with PreparedWriter(path, 2, 8, dataset="mpii", split="train", source="synthetic") as w:
+        w.write(slice(None), images=np.zeros((2, 8, 8, 3), np.uint8))
+    with h5py.File(path, "r") as f:
+        assert f["images"].compression is None and f["images"].chunks == (1, 8, 8, 3)
+        assert f["images"].id.get_create_plist().get_nfilters() == 0

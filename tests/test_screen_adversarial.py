@@ -9,10 +9,10 @@ import pandas as pd
 import pytest
 import yaml
 
-from fakes import REPO, pretrained_run_folder, run_python as run, tiny_params
+from fakes import REPO, run_python as run
 
-TINY = tiny_params(iterations=3, val_every=3, checkpoint_every=3, num_features=8, maps_from="joints",
-                   adversarial_lambda=1e-4)
+# The run folder (fakes.SCRIPT_PARAMS, both pretraining stages run) comes from conftest's
+# pretrained_script_run, shared with test_sweep_lambda.
 VARIANTS = {"baseline": {"adversarial": {"enabled": False}},
             "kcs": {"adversarial": {"lambda": 1.0e-3, "d_warmup": 2},
                     "discriminator": {"sources": ["kcs"], "pose_scale": "body", "objective": "wasserstein",
@@ -36,25 +36,25 @@ def test_paired_table_is_the_mean_and_standard_error_of_per_seed_differences():
 
 
 @pytest.mark.slow
-def test_screen_trains_each_variant_once_and_its_run_folders_make_table2(tmp_path):
-    pretrained_run_folder(tmp_path, TINY)
-    (tmp_path / "variants.yaml").write_text(yaml.safe_dump(VARIANTS))
+def test_screen_trains_each_variant_once_and_its_run_folders_make_table2(pretrained_script_run):
+    root = pretrained_script_run
+    (root / "variants.yaml").write_text(yaml.safe_dump(VARIANTS))
     script = str(REPO / "scripts/screen_adversarial.py")
     args = [script, "--variants", "variants.yaml", "--pretrained", "models/pretrain_depth.pt", "--seed", "0",
             "--work-dir", "screen", "--out", "screen.csv", "--test"]
-    first = run(args, tmp_path)
+    first = run(args, root)
     assert "kcs: training" in first.stdout and "baseline: training" in first.stdout
-    with open(tmp_path / "screen.csv", newline="") as f:
+    with open(root / "screen.csv", newline="") as f:
         rows = list(csv.DictReader(f))
     assert [r["variant"] for r in rows] == ["baseline", "kcs"]
     assert rows[0]["d_score_gap"] == "" and rows[1]["d_score_gap"] != ""
     for row in rows:
         assert float(row["cross_symmetry"]) >= 0 and float(row["wild3d_mpjpe"]) > 0
-    ran = yaml.safe_load((tmp_path / "screen/kcs/params.yaml").read_text())
+    ran = yaml.safe_load((root / "screen/kcs/params.yaml").read_text())
     assert ran["discriminator"]["sources"] == ["kcs"] and ran["seed"] == 0 and ran["adversarial"]["lambda"] == 1e-3
-    assert "training" not in run(args, tmp_path).stdout                        # finished runs are reused
-    run(["-m", "stages.tables", "ablation", "--extra", "--out-dir", "abl", "screen/baseline", "screen/kcs"], tmp_path)
-    table = pd.read_csv(tmp_path / "abl/table2.csv").set_index("Method")
+    assert "training" not in run(args, root).stdout                        # finished runs are reused
+    run(["-m", "stages.tables", "ablation", "--extra", "--out-dir", "abl", "screen/baseline", "screen/kcs"], root)
+    table = pd.read_csv(root / "abl/table2.csv").set_index("Method")
     assert table.index[0] == "Baseline" and table.index[1].startswith("Adv. (kcs) (")
     kcs = table.iloc[1]
     assert kcs["Paired"] == 1 and kcs["cross symmetry paired"] == pytest.approx(

@@ -116,7 +116,7 @@ def test_every_stage_can_be_restored_from_the_run_cache():
 
 
 def test_loader_workers_from_the_machine():
-    from posegan.train.settings import loader_workers
+    from posegan.train.loop_setup import loader_workers
 
     assert loader_workers(3) == 3 and loader_workers(0) == 0
     assert loader_workers("auto", cores=16) == 7

@@ -4,25 +4,25 @@ import csv
 
 import pytest
 
-from fakes import REPO, pretrained_run_folder, run_python as run, tiny_params
+from fakes import REPO, run_python as run
 
-TINY = tiny_params(iterations=3, val_every=3, checkpoint_every=3, num_features=8, maps_from="joints",
-                   adversarial_lambda=1e-4)
+# The run folder (fakes.SCRIPT_PARAMS, both pretraining stages run) comes from conftest's
+# pretrained_script_run, shared with test_screen_adversarial.
 
 
 @pytest.mark.slow
-def test_sweep_writes_one_validation_row_per_lambda_and_reuses_finished_runs(tmp_path):
-    pretrained_run_folder(tmp_path, TINY)
+def test_sweep_writes_one_validation_row_per_lambda_and_reuses_finished_runs(pretrained_script_run):
+    root = pretrained_script_run
     script = str(REPO / "scripts/sweep_lambda.py")
-    first = run([script, "--lambdas", "0 1e-3", "--out", "sweep.csv"], tmp_path)
+    first = run([script, "--lambdas", "0 1e-3", "--out", "sweep.csv"], root)
     assert "lambda 1e-3: training" in first.stdout
-    with open(tmp_path / "sweep.csv", newline="") as f:
+    with open(root / "sweep.csv", newline="") as f:
         rows = list(csv.DictReader(f))
     assert [float(r["lambda"]) for r in rows] == [0.0, 1e-3]
     assert rows[0]["d_acc_real"] == "" and rows[0]["adv_share"] == ""           # lambda 0: the Baseline, no D
     assert 0.0 <= float(rows[1]["d_acc_real"]) <= 1.0 and float(rows[1]["adv_share"]) > 0
     for row in rows:
         assert 0.0 <= float(row["val_cross_pck"]) <= 100.0 and 0.0 <= float(row["val_wild_pckh"]) <= 100.0
-    assert (tmp_path / "sweeps/lambda/lambda_1e-3/models/adversarial.pt").exists()
-    again = run([script, "--lambdas", "1e-3", "--out", "again.csv"], tmp_path)
+    assert (root / "sweeps/lambda/lambda_1e-3/models/adversarial.pt").exists()
+    again = run([script, "--lambdas", "1e-3", "--out", "again.csv"], root)
     assert "training" not in again.stdout                                          # the finished run is reused

@@ -11,7 +11,7 @@ import pytest
 from fakes import DEFAULT_REAL
 from posegan.camera import crop_camera, project
 from posegan.data.schema import read_prepared, validate
-from posegan.data.settings import DataSettings
+from posegan.data.preprocess_settings import DataSettings
 from posegan.data.synthetic import scenes
 from posegan.data.synthetic.benchmark import (MIN_ANNOTATED, SyntheticConfig, _lab_sample_plan, generate_samples,
                                               head_size, split_specs, write_benchmark)
@@ -380,7 +380,7 @@ def test_write_benchmark_leaves_old_output_on_failure(tmp_path, monkeypatch):
 
 SYNTHETIC = {"seed": 0, "lab_train_per_subject": 1000, "lab_test_per_subject": 500, "wild_train": 5000,
              "wild_valid": 1000, "cross_test": 1050, "cross_valid": 350, "workers": 2}
-DATA = {"source": "synthetic", "prepared_dir": "data/prepared", "image_size": 128, "heatmap_stride": 4,
+DATA = {"source": "synthetic", "prepared_dir": "data/prepared", "image_size": 128,
         "synthetic": SYNTHETIC, "real": DEFAULT_REAL}
 
 

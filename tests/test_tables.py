@@ -225,11 +225,12 @@ def evaluated(tmp_path_factory):
                    for key, arrays in preds.items()}
     write_evaluation(metrics, predictions, root / "metrics/evaluate.json", root / "predictions")
     write_curves(root)
-    params = {"data": {"prepared_dir": "data/prepared", "image_size": 64, "heatmap_stride": 4},
+    params = {"data": {"prepared_dir": "data/prepared", "image_size": 64},
               "model": {"fix_2d": False}, "discriminator": {"sources": "geo"},
               "adversarial": {"enabled": True, "init": "pretrain_depth"},
               "evaluate": {"batch_size": 4, "workers": 0, "max_samples": None, "pck_threshold": 150.0,
-                           "pckh_threshold": 0.5, "figure_samples": 3}}
+                           "pckh_threshold": 0.5},
+              "tables": {"figure_samples": 3}}
     (root / "params.yaml").write_text(yaml.safe_dump(params))
     return root
 

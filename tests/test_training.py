@@ -14,10 +14,9 @@ from posegan.models.discriminator import DiscriminatorSettings
 from posegan.models.generator import ModelSettings
 from posegan.settings import ParamsError, build
 from posegan.train import adversarial as adversarial_module
-from posegan.train.adversarial import adversarial, fake_heatmaps_2d, fake_selection
+from posegan.train.adversarial import AdversarialSettings, adversarial, fake_heatmaps_2d, fake_selection
 from posegan.train.checkpoint import NonFiniteError
-from posegan.train.settings import AdversarialSettings, LoopSettings, StageOutputs
-from posegan.train.stage import TrainingJob, learning_rate
+from posegan.train.loop_setup import LoopSettings, StageOutputs, TrainingRun, learning_rate
 from posegan.train.pretrain_2d import pretrain_2d
 from posegan.train.pretrain_depth import pretrain_depth
 from posegan.train.session import TrainingSession
@@ -30,9 +29,9 @@ ADV = AdversarialSettings(**vars(SETTINGS), enabled=True, init="pretrain_depth",
 
 
 def job(root, stage, model=MODEL, fingerprint="fp"):
-    """The TrainingJob of `stage` on the fake data under `root` (CPU, the default loss)."""
-    return TrainingJob(model=model, runtime=RuntimeSettings(device=torch.device("cpu")), loss=LossSettings(),
-                       prepared_dir=Path(root) / "prepared", stride=4, seed=0,
+    """The TrainingRun of `stage` on the fake data under `root` (CPU, the default loss)."""
+    return TrainingRun(model=model, runtime=RuntimeSettings(device=torch.device("cpu")), loss=LossSettings(),
+                       prepared_dir=Path(root) / "prepared", seed=0,
                        outputs=StageOutputs.for_stage(stage, root), fingerprint=fingerprint, progress=False)
 
 

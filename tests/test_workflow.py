@@ -54,7 +54,7 @@ def _loop(iterations: int, **changes) -> dict:
 
 TINY_PARAMS = {
     "seed": 0,
-    "data": {"source": "synthetic", "prepared_dir": "data/prepared", "image_size": 64, "heatmap_stride": 4,
+    "data": {"source": "synthetic", "prepared_dir": "data/prepared", "image_size": 64,
              "synthetic": {"seed": 1, "lab_train_per_subject": 4, "lab_test_per_subject": 4, "wild_train": 8,
                            "wild_valid": 4, "cross_test": 7, "cross_valid": 4, "workers": 1}},
     "model": {"num_stacks": 1, "num_blocks": 1, "num_features": 16},
@@ -64,7 +64,8 @@ TINY_PARAMS = {
     "pretrain_depth": _loop(3),
     "adversarial": {**_loop(ADV_ITERATIONS, val_every=20, checkpoint_every=ADV_CHECKPOINT_EVERY),
                     "lambda": 0.1, "lr_d": 1.0e-3},
-    "evaluate": {"batch_size": 8, "workers": 0, "max_samples": 8, "figure_samples": 2},
+    "evaluate": {"batch_size": 8, "workers": 0, "max_samples": 8},
+    "tables": {"figure_samples": 2},
 }
 STAGES = ["preprocess", "pretrain_2d", "pretrain_depth", "adversarial", "evaluate", "tables"]
 TABLES = [f"{name}.{ext}" for name in ("table1_h36m", "table2_limbs", "table3_mpii_pckh", "table4_3dhp")

@@ -17,11 +17,24 @@ import torch
 from PIL import Image
 
 from posegan.camera import depth_target
-from posegan.data.schema import read_prepared
+from posegan.data.schema import folder_path, read_prepared
 from posegan.errors import InputDataError
-from posegan.heatmaps import crop_to_heatmap, gaussian_heatmaps
+from posegan.heatmaps import HEATMAP_STRIDE, crop_to_heatmap, gaussian_heatmaps
 from posegan.settings import setting
 from posegan.skeleton import FLIP_PERMUTATION
+
+
+@dataclass(frozen=True)
+class PreparedData:
+    """The params section `data` as the training and evaluation stages read it (the preprocess
+    stage's view is `posegan.data.preprocess_settings.DataSettings`).
+
+    prepared_dir: the folder of the prepared files. image_size: crop side in pixels."""
+
+    OTHER_KEYS = ("source", "synthetic", "real")   # the preprocess stage's
+
+    prepared_dir: str = setting("data/prepared", parse=folder_path)
+    image_size: int = setting(128, minimum=16)
 
 
 @dataclass(frozen=True)
@@ -57,7 +70,7 @@ class PoseDataset(torch.utils.data.Dataset):
     or by a plain index (no augmentation). It is a dict:
 
     - image: uint8 (3, S, S)
-    - heatmaps: float32 (P, H, W) Gaussian targets, H = W = S / stride, sigma 1
+    - heatmaps: float32 (P, H, W) Gaussian targets, H = W = S / HEATMAP_STRIDE, sigma 1
     - joints_2d: float32 (P, 2) heatmap pixels
     - depth: float32 (P,) depth target (heatmap pixels at the root's distance; 0 without 3D)
     - has_3d: bool; annotated: bool (P,) (False where not labelled or pushed off the map)
@@ -67,10 +80,9 @@ class PoseDataset(torch.utils.data.Dataset):
     handle); only the small label arrays are held in memory.
     """
 
-    def __init__(self, path: str | Path, stride: int, augmentation: Augmentation | None = None,
-                 sigma: float = 1.0):
+    def __init__(self, path: str | Path, *, augmentation: Augmentation | None = None, sigma: float = 1.0):
         self.path = Path(path)
-        self.stride = int(stride)
+        self.stride = HEATMAP_STRIDE
         self.augmentation = augmentation
         self.sigma = float(sigma)
         labels, attrs = read_prepared(self.path)
@@ -78,7 +90,7 @@ class PoseDataset(torch.utils.data.Dataset):
         self.image_size = attrs["image_size"]
         if self.image_size % self.stride:
             raise InputDataError(f"{self.path}: image_size {self.image_size} is not a multiple of "
-                             f"data.heatmap_stride {self.stride}")
+                                 f"the heatmap stride {self.stride}")
         self.heatmap_size = self.image_size // self.stride
         self.labels = labels
         has_3d = labels["has_3d"]

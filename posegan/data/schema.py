@@ -32,14 +32,16 @@ camera_names (JSON lists) and params (JSON of the parameters that produced the f
 Byte-reproducible: the same samples and attributes give the same bytes on every run, so that
 DVC sees the same hash (no object timestamps, `track_times=False`; the file format capped at
 `LIBVER`, so that a newer HDF5 library does not pick newer structures; attributes written in
-one fixed order, JSON with sorted keys).
+one fixed order, JSON with sorted keys; images uncompressed: h5py's LZF filter leaves its
+hash table uninitialised, so the compressed bytes of an image now and then depend on what
+was in memory before: between two runs 2 to 5 of 5000 images came out 1 to 11 bytes longer or
+shorter; uncompressed images also read several times faster).
 """
 
 from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -49,7 +51,6 @@ import numpy as np
 from posegan.atomic_files import temporary_path
 from posegan.data.sets import datasets
 from posegan.errors import InputMissingError, PoseganError
-from posegan.settings import setting
 from posegan.skeleton import NUM_JOINTS
 
 SCHEMA_VERSION = 1
@@ -89,20 +90,6 @@ def folder_path(value: Any) -> str:
     return value
 
 
-@dataclass(frozen=True)
-class PreparedData:
-    """The params section `data` as the training and evaluation stages read it.
-
-    prepared_dir: the folder of the prepared files. image_size: crop side in pixels.
-    heatmap_stride: image pixels per heatmap pixel."""
-
-    OTHER_KEYS = ("source", "synthetic", "real")   # the preprocess stage's (`DataSettings`)
-
-    prepared_dir: str = setting("data/prepared", parse=folder_path)
-    image_size: int = setting(128, minimum=16)
-    heatmap_stride: int = setting(4, minimum=1)
-
-
 class SchemaError(PoseganError, ValueError):
     """A prepared file does not follow the schema; the message names the file and field."""
 
@@ -134,7 +121,7 @@ class PreparedWriter:
 
     def __init__(self, path, n: int, image_size: int, *, dataset: str, split: str, source: str,
                  params: dict[str, Any] | None = None, subject_names=(), action_names=(),
-                 camera_names=(), compression: str | None = "lzf"):
+                 camera_names=()):
         if n <= 0:
             raise ValueError(f"{path}: a prepared file needs at least one sample, got n={n}")
         if dataset not in datasets():
@@ -150,7 +137,6 @@ class PreparedWriter:
             "camera_names": json.dumps(list(camera_names)),
             "params": json.dumps(params or {}, sort_keys=True, default=str),
         }
-        self.compression = compression
         self.file: h5py.File | None = None
 
     def __enter__(self) -> "PreparedWriter":
@@ -160,7 +146,7 @@ class PreparedWriter:
             shape = _field_shape(name, self.n, self.image_size)
             kwargs = {}
             if name == "images":
-                kwargs = {"chunks": (1, *shape[1:]), "compression": self.compression}
+                kwargs = {"chunks": (1, *shape[1:])}   # uncompressed: see the module docstring
             self.file.create_dataset(name, shape=shape, dtype=dtype, fillvalue=_DEFAULTS[dtype], track_times=False,
                                      **kwargs)
         for key, value in self.attrs.items():

@@ -3,7 +3,8 @@
 Every part that needs to know which file is the lab, the wild or the cross-domain set reads
 this table: the training stages (their training and validation data, `training_sets`), the
 evaluate stage and `posegan evaluate` (the test sets, `scored_sets`, each with its scorer and
-the report table it feeds), the tables stage (the sets drawn in the qualitative figures),
+the report table it feeds), the scripts that choose settings (the validation splits,
+`validation_sets`), the tables stage (the sets drawn in the qualitative figures),
 preprocess (its contact sheet's titles; the real-data readers and their parameters) and the
 prepared-file schema (the dataset names a file may carry). `tests/test_dataset_table.py`
 checks that dvc.yaml's deps and outs agree with it, and docs/add-evaluation-dataset.md adds
@@ -22,6 +23,9 @@ A row (`PreparedSet`):
   table its scores feed; optional: None when the evaluate stage needs the file, else why it
   may be absent (the stage then skips it with this note); figure: the qualitative figure of
   the tables stage that draws its samples (None: none).
+- validation_key: for a split that settings are chosen on (scripts/sweep_lambda.py,
+  scripts/screen_adversarial.py, scripts/diagnose_discriminator.py), the key of the test set it
+  stands in for, whose scorer it is scored with (None: settings are not chosen on it).
 - has_3d: whether its samples have 3D labels (the wild sets have 2D labels only).
 - reader: for real data, the function that reads the user's copy, as "module:function"
   (`reader(settings, splits, policy)` yielding (split, (PersonTable, name tables)); see
@@ -62,6 +66,7 @@ class PreparedSet:
     table: str | None = None
     optional: str | None = None
     figure: str | None = None
+    validation_key: str | None = None
     has_3d: bool = True
     reader: str | None = None
     real_params: tuple[str, ...] = ()
@@ -103,14 +108,15 @@ SETS: tuple[PreparedSet, ...] = (
     PreparedSet("mpii", "train", "wild_train", title="mpii_train: wild, 2D only", training="wild_train", has_3d=False,
                 reader="posegan.data.real.mpii:read_splits", real_params=MPII_PARAMS),
     PreparedSet("mpii", "valid", "wild_valid", title="mpii_valid: wild, 2D only", training="wild_val",
-                key="mpii", scorer="wild", table="table3_mpii_pckh", figure="qualitative_mpii", has_3d=False,
+                key="mpii", scorer="wild", table="table3_mpii_pckh", figure="qualitative_mpii", validation_key="mpii",
+                has_3d=False,
                 reader="posegan.data.real.mpii:read_splits", real_params=MPII_PARAMS),
     PreparedSet("mpi_inf_3dhp", "test", "cross_test", title="mpi_inf_3dhp_test: cross-domain, 7 activities, 3D",
                 key="mpi_inf_3dhp", scorer="cross", table="table4_3dhp",
                 reader="posegan.data.real.mpi_inf_3dhp:read_splits", real_params=MPI_INF_3DHP_PARAMS),
     # Looks like mpi_inf_3dhp_test (other subjects): no row of its own on the contact sheet.
-    PreparedSet("mpi_inf_3dhp", "valid", "cross_valid"),
-    PreparedSet("mpii", "valid3d", "evaluation_only", key="mpii_3d", scorer="wild_3d",
+    PreparedSet("mpi_inf_3dhp", "valid", "cross_valid", validation_key="mpi_inf_3dhp"),
+    PreparedSet("mpii", "valid3d", "evaluation_only", key="mpii_3d", scorer="wild_3d", validation_key="mpii_3d",
                 optional="3D in the wild needs the wild set's true 3D, which only the synthetic benchmark has "
                          "(real MPII has no 3D labels)"),
 )
@@ -132,6 +138,12 @@ def datasets() -> tuple[str, ...]:
 def scored_sets() -> dict[str, PreparedSet]:
     """The sets the evaluate stage scores, by their key in evaluate.json, in table order."""
     return {entry.key: entry for entry in SETS if entry.key is not None}
+
+
+def validation_sets() -> dict[str, PreparedSet]:
+    """The splits settings are chosen on (never a test split), by the key of the test set each
+    stands in for (mpii, mpi_inf_3dhp, mpii_3d), in table order."""
+    return {entry.validation_key: entry for entry in SETS if entry.validation_key is not None}
 
 
 def training_sets() -> dict[str, PreparedSet]:

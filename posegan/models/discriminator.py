@@ -50,6 +50,18 @@ docs/adversarial.md says what each is for and what it measured):
   vectors B of the pose and their Gram matrix B B^T (squared bone lengths on the diagonal,
   the products that give the angles between bones off it), upper triangle, through an MLP
   like the geo branch's;
+- source "bones": the 15 bone lengths alone (the KCS diagonal, unsquared), through an MLP like
+  the geo branch's. With pose_scale "body" these are the body's proportions: they say nothing
+  about the pose, so a critic on them judges anatomy (symmetric limbs, a forearm shorter than an
+  upper arm) and cannot prefer the lab's activities to the wild ones, whose pose distribution
+  differs; with the 2D joints fixed it can only move how far each bone reaches in depth;
+- pose_scale "crop": the pose is made root-relative and measured in eighths of the map side
+  (a fixed unit, about one bone of a person the crop fits). Unlike "body" it keeps how large
+  the pose is against its crop: the crop is fitted to the 2D box, so bones that reach far in
+  depth make the pose longer than the box explains, which a size-free input cannot show
+  (scaling every depth up keeps a body-scaled pose's proportions while its bones turn towards
+  the camera). Unlike "heatmap" the inputs are about 1, not 0.01, where a critic kept
+  1-Lipschitz by its gradient penalty can score their differences;
 - pose_scale "body": the pose is made root-relative and divided by its mean bone length
   before the descriptor, the KCS and the depth maps, so that no source can tell real from
   fake by the size of the person in the crop (instead of the fixed division by the map side);
@@ -70,19 +82,19 @@ from typing import Any, Literal
 import torch
 from torch import Tensor, nn
 
-from posegan.geometry import geometric_descriptor, kinematic_chain_space
+from posegan.geometry import bone_lengths, geometric_descriptor, kinematic_chain_space
 from posegan.heatmaps import soft_argmax
 from posegan.settings import setting
 from posegan.skeleton import BONES, ROOT
 
 MAPS_FROM = ("heatmaps", "joints")
-POSE_SCALES = ("heatmap", "body")
+POSE_SCALES = ("heatmap", "body", "crop")
 HEADS = ("joint", "per_source")
 IMAGE_SAMPLES = ("all", "lab")
 
-SOURCES: tuple[str, ...] = ("image", "geo", "maps", "kcs")
+SOURCES: tuple[str, ...] = ("image", "geo", "maps", "kcs", "bones")
 # The sources that see the pose (everything but the image).
-POSE_SOURCES: tuple[str, ...] = ("geo", "maps", "kcs")
+POSE_SOURCES: tuple[str, ...] = ("geo", "maps", "kcs", "bones")
 VARIANTS: dict[str, tuple[str, ...]] = {
     "map": ("image", "maps"),
     "geo": ("image", "geo"),
@@ -91,15 +103,15 @@ VARIANTS: dict[str, tuple[str, ...]] = {
 
 
 def parse_sources(value) -> tuple[str, ...]:
-    """`discriminator.sources` -> the sources, in the canonical order (image, geo, maps, kcs).
+    """`discriminator.sources` -> the sources, in the canonical order (image, geo, maps, kcs, bones).
 
     A paper variant name: "map" -> (image, maps), "geo" -> (image, geo), "full" -> all
     three of the paper's sources. Otherwise source names: a list/tuple, or a comma-separated
     string ("geo,maps"); a single source name that is not a variant name, e.g. "maps", is
     that source alone; "[geo]" or "[image, geo]" (a list written as a string) is that list.
     Note that the string "geo" is the variant (image + geo); the geometric descriptor
-    alone is ["geo"] (or "geo,"). "kcs" (the kinematic chain space) is an addition to the
-    paper's three.
+    alone is ["geo"] (or "geo,"). "kcs" (the kinematic chain space) and "bones" (the bone
+    lengths) are additions to the paper's three.
     """
     if isinstance(value, str):
         text = value.strip().lower()
@@ -137,7 +149,8 @@ class DiscriminatorSettings:
     embedding. hidden_dim: the first two of the three fully connected layers. maps_from:
     how the maps source is drawn, "joints" (Gaussians at the soft-argmax joints) or
     "heatmaps" (the normalised heatmaps). pose_scale: "heatmap" (coordinates / map side, the
-    paper-size default) or "body" (root-relative, / the pose's mean bone length). heads:
+    paper-size default), "body" (root-relative, / the pose's mean bone length) or "crop"
+    (root-relative, / an eighth of the map side). heads:
     "joint" (the paper: one head on all embeddings) or "per_source". image_samples: "all"
     or "lab" (the image-pose head judges lab samples only; needs heads "per_source").
     objective: "bce" (the paper's Eq. 3, a classifier) or "wasserstein" (a critic, as RepNet
@@ -150,7 +163,7 @@ class DiscriminatorSettings:
     embed_dim: int = setting(128, minimum=1)
     hidden_dim: int = setting(256, minimum=1)
     maps_from: Literal["joints", "heatmaps"] = "joints"
-    pose_scale: Literal["heatmap", "body"] = "heatmap"
+    pose_scale: Literal["heatmap", "body", "crop"] = "heatmap"
     heads: Literal["joint", "per_source"] = "joint"
     image_samples: Literal["all", "lab"] = "all"
     objective: Literal["bce", "wasserstein"] = "bce"
@@ -180,9 +193,7 @@ def gaussian_maps(xy: Tensor, size: int, sigma: float = 1.0) -> Tensor:
 
 def body_scale(joints: Tensor) -> Tensor:
     """(..., P, 3) -> (..., 1, 1): the pose's mean bone length (clamped away from 0)."""
-    parents, children = [p for p, _ in BONES], [c for _, c in BONES]
-    lengths = (joints[..., children, :] - joints[..., parents, :]).norm(dim=-1)
-    return lengths.mean(dim=-1)[..., None, None].clamp_min(1e-3)
+    return bone_lengths(joints).mean(dim=-1)[..., None, None].clamp_min(1e-3)
 
 
 def _conv_encoder(in_channels: int, size: int, width: int, embed_dim: int) -> nn.Sequential:
@@ -239,6 +250,7 @@ class MultiSourceDiscriminator(nn.Module):
             if value not in choices:
                 raise ValueError(f"discriminator.{name} must be one of {', '.join(choices)}, got {value!r}")
         self.maps_from, self.pose_scale, self.heads_kind = maps_from, pose_scale, heads
+        self.crop_unit = heatmap_size / 8.0     # pose_scale "crop": about one bone length of a person the crop fits
         self.sources = parse_sources(sources)
         self.num_joints = num_joints
         self.image_size = image_size
@@ -254,6 +266,8 @@ class MultiSourceDiscriminator(nn.Module):
         if "kcs" in self.sources:
             bones = len(BONES)
             self.branches["kcs"] = _mlp_encoder(bones * (bones + 1) // 2, embed_dim)
+        if "bones" in self.sources:
+            self.branches["bones"] = _mlp_encoder(len(BONES), embed_dim)
         pose_sources = [s for s in self.sources if s in POSE_SOURCES]
         if heads == "joint" or not pose_sources:
             self.head_names: tuple[str, ...] = ("joint",)
@@ -280,6 +294,8 @@ class MultiSourceDiscriminator(nn.Module):
         if self.pose_scale == "body":
             joints = joints - joints[..., ROOT : ROOT + 1, :]
             return joints / body_scale(joints)
+        if self.pose_scale == "crop":
+            return (joints - joints[..., ROOT : ROOT + 1, :]) / self.crop_unit
         return joints / float(self.heatmap_size)
 
     def encode(self, images: Tensor, heatmaps: Tensor, depth: Tensor) -> dict[str, Tensor]:
@@ -293,15 +309,17 @@ class MultiSourceDiscriminator(nn.Module):
             raise ValueError(f"discriminator: depth must be ({b}, {p}), got {tuple(depth.shape)}")
         heatmaps, depth = heatmaps.float(), depth.float()   # float32 even under autocast
         encoded = {"image": images} if "image" in self.sources else {}
-        needs_xy = any(src in self.sources for src in ("geo", "kcs")) or (
+        needs_xy = any(src in self.sources for src in ("geo", "kcs", "bones")) or (
             "maps" in self.sources and self.maps_from == "joints")
         xy = soft_argmax(heatmaps, self.soft_argmax_window) if needs_xy else None
-        if "geo" in self.sources or "kcs" in self.sources:
+        if any(src in self.sources for src in ("geo", "kcs", "bones")):
             pose = self.scaled_pose(xy, depth)
             if "geo" in self.sources:
                 encoded["geo"] = geometric_descriptor(pose)
             if "kcs" in self.sources:
                 encoded["kcs"] = kinematic_chain_space(pose)
+            if "bones" in self.sources:
+                encoded["bones"] = bone_lengths(pose)
         if "maps" in self.sources:
             if self.maps_from == "joints":
                 present = (heatmaps.amax(dim=(-2, -1)) > 1e-3).to(heatmaps.dtype)   # all-zero: not annotated
@@ -311,6 +329,8 @@ class MultiSourceDiscriminator(nn.Module):
             if self.pose_scale == "body" and xy is not None:
                 depth_scale = body_scale(torch.cat([xy, depth[..., None]], dim=-1))[..., 0]   # (B, 1)
                 relative = (depth - depth[..., ROOT : ROOT + 1]) / depth_scale
+            elif self.pose_scale == "crop":
+                relative = (depth - depth[..., ROOT : ROOT + 1]) / self.crop_unit
             else:
                 relative = depth / float(self.heatmap_size)
             encoded["maps"] = torch.cat([maps, maps * relative[..., None, None]], dim=1)

@@ -33,8 +33,9 @@ import numpy as np  # noqa: E402
 
 from posegan.data.schema import open_prepared, read_prepared  # noqa: E402
 from posegan.errors import InputMissingError  # noqa: E402
-from posegan.heatmaps import crop_to_heatmap  # noqa: E402
+from posegan.heatmaps import HEATMAP_STRIDE, crop_to_heatmap  # noqa: E402
 from posegan.report.tables import StagedFiles  # noqa: E402
+from posegan.settings import setting  # noqa: E402
 from posegan.skeleton import BONES, JOINT_NAMES, ROOT  # noqa: E402
 from posegan.subsets import evenly_spaced  # noqa: E402
 
@@ -116,6 +117,16 @@ def draw_skeleton_3d(ax, pose: np.ndarray, gt: np.ndarray | None = None, unit: s
 
 
 # --------------------------------------------------------------------------- qualitative
+
+
+@dataclass(frozen=True)
+class TablesSettings:
+    """The tables stage's own params section `tables` (its table captions use the thresholds
+    of `evaluate`). figure_samples: rows of each qualitative figure (`lab_samples`,
+    `wild_samples`)."""
+
+    figure_samples: int = setting(4, minimum=1)
+
 
 @dataclass
 class ModelView:
@@ -243,7 +254,7 @@ def lab_samples(prepared: str | Path, predictions: Mapping[str, Mapping[str, np.
     return samples
 
 
-def wild_samples(prepared: str | Path, predictions: Mapping[str, Mapping[str, np.ndarray]], stride: int,
+def wild_samples(prepared: str | Path, predictions: Mapping[str, Mapping[str, np.ndarray]],
                  count: int) -> list[QualitativeSample]:
     """Rows for the wild (2D) set; 3D poses are (x, y, depth) in heatmap pixels, root-centred.
     Samples are ranked by the change in mean 2D error over annotated joints, in head sizes."""
@@ -270,7 +281,7 @@ def wild_samples(prepared: str | Path, predictions: Mapping[str, Mapping[str, np
     for row, pos in enumerate(positions):
         views = []
         for label, pred in predictions.items():
-            xyd = np.concatenate([crop_to_heatmap(pred["joints_2d"][pos], stride), pred["depth"][pos][:, None]], axis=1)
+            xyd = np.concatenate([crop_to_heatmap(pred["joints_2d"][pos], HEATMAP_STRIDE), pred["depth"][pos][:, None]], axis=1)
             views.append(ModelView(label, pred["joints_2d"][pos], _root_centred(xyd),
                                    note_2d=f"mean error {err[label][pos]:.2f} head sizes"))
         samples.append(QualitativeSample(f"#{int(index[pos])}", images[row], labels["joints_2d"][pos],

@@ -16,14 +16,17 @@ and the predicted depths, in both steps.
 `enabled: false` is the paper's Baseline: the same schedule with lambda = 0 and no
 discriminator, so the only difference to the adversarial variants is adversarial learning.
 `init: pretrain_2d` is "w/o pretrain": start from the 2D module with a fresh regressor.
+
+What every loop sets up and calls (the data, the learning rate, the optimiser step, the
+session) is in posegan/train/loop_setup.py.
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import torch
 
@@ -33,11 +36,47 @@ from posegan.losses import (adversarial_loss, adversarial_share, discriminator_l
 from posegan.model_file import load_generator_weights, model_payload
 from posegan.models import Generator, MultiSourceDiscriminator, normalize_images
 from posegan.models.discriminator import DiscriminatorSettings
-from posegan.train.batches import concat_batches, mixed_batches, split_batch
-from posegan.train.runtime import shutdown_distributed
-from posegan.train.settings import AdversarialSettings
-from posegan.train.stage import (TrainingJob, learning_rate, new_scaler, optimizer_step, set_learning_rate,
-                                 start_stage)
+from posegan.settings import setting
+from posegan.train.loop_setup import (LoopSettings, TrainingRun, concat_batches, learning_rate, mixed_batches,
+                                      optimizer_step, set_learning_rate, set_up_loop, split_batch)
+
+
+@dataclass(frozen=True)
+class AdversarialSettings(LoopSettings):
+    """The adversarial stage: LoopSettings plus the alternation of D and G (Eq. 3, Eq. 5).
+
+    enabled: false is Table 2's Baseline (same schedule, no discriminator). init: the model
+    the generator starts from, pretrain_depth, or pretrain_2d for "w/o pretrain" (a fresh
+    depth regressor). lambda_ (key `lambda`): the adversarial weight of Eq. 5. lr_d: the
+    discriminator's Adam rate. d_steps: discriminator updates per generator update.
+    d_warmup: discriminator updates on the frozen, pretrained generator before the first
+    generator update (0: none, the paper), so that the generator's first steps follow a
+    discriminator that already knows real poses from its predictions; they draw their own
+    minibatches, so the generator sees the same ones as the Baseline.
+    adversarial_gradient: what of the generator's prediction the adversarial term of Eq. 5
+    moves: "pose" (the paper: heatmaps and depths) or "depth" (the heatmaps reach D detached,
+    so the 2D stays the 2D loss's alone and D can only reshape the depths).
+    fake_2d: the 2D joints of the fakes D judges: "predicted" (the paper: the generator's
+    heatmaps) or "truth" (the ground-truth heatmaps of the sample, the prediction's only where
+    a joint is not annotated, detached): each fake is then the true 2D pose with the
+    generator's depths, so D learns how deep joints are given where they are, and L_adv
+    reaches the depths only.
+    adversarial_samples: the samples whose predictions L_adv judges in the generator update:
+    "all" (the paper: Eq. 5 on every sample of both domains) or "wild" (the 2D-labelled
+    in-the-wild samples only, whose depths nothing else constrains; the lab samples keep their
+    3D loss alone). The loss is then a mean over the wild samples (twice each one's weight at
+    the default half-wild minibatch). D trains as before, on fakes from both domains.
+    """
+
+    enabled: bool = True
+    init: Literal["pretrain_depth", "pretrain_2d"] = "pretrain_depth"
+    lambda_: float = setting(1e-4, minimum=0, key="lambda")
+    lr_d: float = setting(1e-4, minimum=0)
+    d_steps: int = setting(1, minimum=1)
+    d_warmup: int = setting(0, minimum=0)
+    adversarial_gradient: Literal["pose", "depth"] = "pose"
+    fake_2d: Literal["predicted", "truth"] = "predicted"
+    adversarial_samples: Literal["all", "wild"] = "all"
 
 
 # Offset of the D warm-up's data stream from the training seed (its own minibatches, so that the
@@ -56,55 +95,56 @@ def fake_selection(n_lab: int, n_wild: int, n_real: int) -> torch.Tensor:
     return torch.cat([torch.arange(from_lab), n_lab + torch.arange(from_wild)])
 
 
-def adversarial(settings: AdversarialSettings, discriminator_settings: DiscriminatorSettings, job: TrainingJob,
+def adversarial(settings: AdversarialSettings, discriminator_settings: DiscriminatorSettings, run: TrainingRun,
                 init_path: str | Path) -> dict[str, Any]:
     """Adversarial training from the model file `init_path` (for `settings.init`: pretrain_2d
-    loads its 2D module only, under a fresh depth regressor); write the job's outputs and
+    loads its 2D module only, under a fresh depth regressor); write the run's outputs and
     return the metrics. With `settings.enabled` false: the Baseline (no discriminator)."""
-    run = start_stage(job, settings)
-    loss, outputs = job.loss, job.outputs
+    setup = set_up_loop(run, settings)
+    loss, outputs = run.loss, run.outputs
     enabled = settings.enabled
     lam = settings.lambda_ if enabled else 0.0
     d_set = discriminator_settings
     warmup = settings.d_warmup if enabled else 0     # D-only steps before the first G step
 
-    generator = Generator.build(job.model)
+    generator = Generator.build(run.model)
     load_generator_weights(init_path, generator, only_2d=settings.init == "pretrain_2d")
-    generator.to(run.device)
-    g_net = run.wrap(generator)
+    generator.to(setup.device)
+    g_net = setup.wrap(generator)
     g_opt = torch.optim.RMSprop([p for p in generator.parameters() if p.requires_grad], lr=settings.lr)
-    g_scaler = new_scaler(run)
+    g_scaler = setup.grad_scaler()
     models, optimizers = {"generator": generator}, {"generator": g_opt}
 
     discriminator = d_net = d_opt = d_scaler = None
     if enabled:
-        lab_set = run.data["lab_train"]
+        lab_set = setup.data["lab_train"]
         discriminator = MultiSourceDiscriminator.build(d_set, 16, lab_set.image_size,
-                                                       lab_set.heatmap_size).to(run.device)
-        d_net = run.wrap(discriminator)
-        d_forward = compiled(discriminator, run.compile)   # the G step's D: plain (no DDP: D is not updated)
+                                                       lab_set.heatmap_size).to(setup.device)
+        d_net = setup.wrap(discriminator)
+        d_forward = compiled(discriminator, setup.compile)   # the G step's D: plain (no DDP: D is not updated)
         d_opt = torch.optim.Adam(discriminator.parameters(), lr=settings.lr_d, betas=(0.5, 0.999))
-        d_scaler = new_scaler(run)
+        d_scaler = setup.grad_scaler()
         models["discriminator"], optimizers["discriminator"] = discriminator, d_opt
 
     schedule = replace(settings, iterations=warmup + settings.iterations)   # what the session counts
-    session = run.session("adversarial", schedule, outputs, job.fingerprint, job.progress)
+    session = setup.session("adversarial", schedule, run)
     start = session.resume(models, optimizers)
-    validate = run.validator(generator, settings)
-    batches = mixed_batches(run.data["lab_train"], run.data["wild_train"], settings, job.seed,
-                            max(start - warmup, 0), run.dist)
-    warmup_batches = mixed_batches(run.data["lab_train"], run.data["wild_train"],
-                                   replace(settings, iterations=max(warmup, 1)), job.seed + WARMUP_STREAM,
-                                   min(start, warmup), run.dist)
+    validate = setup.validator(generator, settings)
+    batches = mixed_batches(setup.data["lab_train"], setup.data["wild_train"], settings, run.seed,
+                            max(start - warmup, 0), setup.dist)
+    warmup_batches = mixed_batches(setup.data["lab_train"], setup.data["wild_train"],
+                                   replace(settings, iterations=max(warmup, 1)), run.seed + WARMUP_STREAM,
+                                   min(start, warmup), setup.dist)
     n_lab, n_wild = split_batch(settings.batch_size, settings.lab_fraction)
     if enabled and n_lab == 0:
         raise ValueError("adversarial.lab_fraction is 0: the discriminator needs real (3D) samples")
-    fakes = fake_selection(n_lab, n_wild, n_lab).to(run.device)
+    fakes = fake_selection(n_lab, n_wild, n_lab).to(setup.device)
     if enabled:
         # Which of D's heads judges which sample (the image head only lab ones with image_samples: lab).
-        real_mask = discriminator.head_mask(torch.ones(n_lab, dtype=torch.bool, device=run.device), d_set.image_samples)
+        real_mask = discriminator.head_mask(torch.ones(n_lab, dtype=torch.bool, device=setup.device),
+                                            d_set.image_samples)
         fake_mask = discriminator.head_mask(fakes < n_lab, d_set.image_samples)
-        is_lab = torch.arange(n_lab + n_wild, device=run.device) < n_lab
+        is_lab = torch.arange(n_lab + n_wild, device=setup.device) < n_lab
         g_mask = discriminator.head_mask(is_lab, d_set.image_samples)
         if settings.adversarial_samples == "wild":
             g_mask = g_mask & ~is_lab[:, None]      # L_adv on the wild samples only
@@ -114,11 +154,11 @@ def adversarial(settings: AdversarialSettings, discriminator_settings: Discrimin
         with session.waiting_for_data():
             lab, wild = next(warmup_batches if iteration < 0 else batches)
         tic = time.perf_counter()
-        batch = concat_batches(lab, wild, device=run.device)
+        batch = concat_batches(lab, wild, device=setup.device)
         images = normalize_images(batch["image"])
         # In the warm-up G is frozen: eval mode, so that its BatchNorm statistics stay the pretrained ones.
         generator.train(iteration >= 0)
-        with autocast(run.device, run.amp), torch.set_grad_enabled(iteration >= 0):
+        with autocast(setup.device, setup.amp), torch.set_grad_enabled(iteration >= 0):
             out = g_net(images)
         logs = {}
 
@@ -128,7 +168,7 @@ def adversarial(settings: AdversarialSettings, discriminator_settings: Discrimin
             judged_heatmaps = fake_heatmaps_2d(out.heatmaps[-1].float(), batch, settings.fake_2d)
             fake_heatmaps, fake_depth = judged_heatmaps.detach()[fakes], out.depth.detach()[fakes]
             for _ in range(settings.d_steps):
-                with autocast(run.device, run.amp):
+                with autocast(setup.device, setup.amp):
                     real_inputs = discriminator.encode(images[real], batch["heatmaps"][real], batch["depth"][real])
                     fake_inputs = discriminator.encode(images[fakes], fake_heatmaps.float(), fake_depth.float())
                     real_logits = d_net(encoded=real_inputs)
@@ -141,7 +181,7 @@ def adversarial(settings: AdversarialSettings, discriminator_settings: Discrimin
                         penalty = r1_penalty(score, real_inputs, real_mask)
                     else:
                         # Interpolation points from a per-step stream, so that a resumed run draws the same ones.
-                        points = torch.Generator().manual_seed(job.seed * 1_000_003 + step)
+                        points = torch.Generator().manual_seed(run.seed * 1_000_003 + step)
                         penalty = interpolation_penalty(score, real_inputs, fake_inputs, fake_mask, points)
                     d_loss = d_loss + d_set.gradient_penalty * penalty
                     logs["d_penalty"] = penalty.detach()
@@ -162,7 +202,7 @@ def adversarial(settings: AdversarialSettings, discriminator_settings: Discrimin
                 heatmaps = judged_heatmaps
                 if settings.adversarial_gradient == "depth":
                     heatmaps = heatmaps.detach()      # the 2D module gets the pose loss only
-                with autocast(run.device, run.amp):
+                with autocast(setup.device, setup.amp):
                     g_logits = d_forward(images, heatmaps, out.depth.float())
                 g_loss = generator_loss(g_logits, p_loss, lam, loss.reduction, d_set.objective, g_mask)
                 discriminator.requires_grad_(True)
@@ -175,10 +215,10 @@ def adversarial(settings: AdversarialSettings, discriminator_settings: Discrimin
             logs.update(g_loss=g_loss.detach(), loss_pose=p_loss.total.detach(), loss_depth=p_loss.depth.detach())
         session.log(step, logs, time.perf_counter() - tic, validate if iteration >= 0 else None)
 
-    payload = model_payload(generator, job.model, "adversarial", settings.iterations,
-                            run.data["lab_train"].image_size, discriminator)
+    payload = model_payload(generator, run.model, "adversarial", settings.iterations,
+                            setup.data["lab_train"].image_size, discriminator)
     metrics = session.finish(outputs.model_path, payload, outputs.metrics_path)
-    shutdown_distributed(run.dist)
+    setup.leave_process_group()
     return metrics
 
 

@@ -17,27 +17,24 @@ from posegan.device import autocast
 from posegan.losses import pose_loss
 from posegan.model_file import model_payload
 from posegan.models import Generator, normalize_images
-from posegan.train.batches import concat_batches, mixed_batches
-from posegan.train.runtime import shutdown_distributed
-from posegan.train.settings import LoopSettings
-from posegan.train.stage import (TrainingJob, learning_rate, new_scaler, optimizer_step, set_learning_rate,
-                                 start_stage)
+from posegan.train.loop_setup import (LoopSettings, TrainingRun, concat_batches, learning_rate, mixed_batches,
+                                      optimizer_step, set_learning_rate, set_up_loop)
 
 
-def pretrain_2d(settings: LoopSettings, job: TrainingJob) -> dict[str, Any]:
+def pretrain_2d(settings: LoopSettings, run: TrainingRun) -> dict[str, Any]:
     """Train the 2D module; write models/pretrain_2d.pt and the stage's metrics. Returns the metrics."""
-    run = start_stage(job, settings)
-    loss, outputs = job.loss, job.outputs
-    model = replace(job.model, fix_2d=False)   # "fix 2D" is about the later stages
-    generator = Generator.build(model).to(run.device)
-    net = run.wrap(generator.pose_2d)
+    setup = set_up_loop(run, settings)
+    loss, outputs = run.loss, run.outputs
+    model = replace(run.model, fix_2d=False)   # "fix 2D" is about the later stages
+    generator = Generator.build(model).to(setup.device)
+    net = setup.wrap(generator.pose_2d)
     optimizer = torch.optim.RMSprop(generator.pose_2d.parameters(), lr=settings.lr)
-    scaler = new_scaler(run)
+    scaler = setup.grad_scaler()
 
-    session = run.session("pretrain_2d", settings, outputs, job.fingerprint, job.progress)
+    session = setup.session("pretrain_2d", settings, run)
     start = session.resume({"generator": generator}, {"optimizer": optimizer})
-    validate = run.validator(generator, settings, with_3d=False)
-    batches = mixed_batches(run.data["lab_train"], run.data["wild_train"], settings, job.seed, start, run.dist)
+    validate = setup.validator(generator, settings, with_3d=False)
+    batches = mixed_batches(setup.data["lab_train"], setup.data["wild_train"], settings, run.seed, start, setup.dist)
 
     generator.train()
     for iteration in range(start, settings.iterations):
@@ -45,8 +42,8 @@ def pretrain_2d(settings: LoopSettings, job: TrainingJob) -> dict[str, Any]:
             lab, wild = next(batches)
         tic = time.perf_counter()
         set_learning_rate(optimizer, learning_rate(settings, iteration))
-        batch = concat_batches(lab, wild, device=run.device)
-        with autocast(run.device, run.amp):
+        batch = concat_batches(lab, wild, device=setup.device)
+        with autocast(setup.device, setup.amp):
             heatmaps = net(normalize_images(batch["image"])).heatmaps
         total = pose_loss(heatmaps, None, batch["heatmaps"], joint_mask=batch["annotated"],
                           reduction=loss.reduction).total
@@ -55,7 +52,7 @@ def pretrain_2d(settings: LoopSettings, job: TrainingJob) -> dict[str, Any]:
         session.log(iteration, {"loss": total.detach()}, time.perf_counter() - tic, validate)
 
     payload = model_payload(generator, model, "pretrain_2d", settings.iterations,
-                            run.data["lab_train"].image_size)
+                            setup.data["lab_train"].image_size)
     metrics = session.finish(outputs.model_path, payload, outputs.metrics_path)
-    shutdown_distributed(run.dist)
+    setup.leave_process_group()
     return metrics

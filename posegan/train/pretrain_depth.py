@@ -18,28 +18,25 @@ from posegan.device import autocast
 from posegan.losses import pose_loss
 from posegan.model_file import load_generator_weights, model_payload
 from posegan.models import Generator, normalize_images
-from posegan.train.batches import concat_batches, mixed_batches
-from posegan.train.runtime import shutdown_distributed
-from posegan.train.settings import LoopSettings
-from posegan.train.stage import (TrainingJob, learning_rate, new_scaler, optimizer_step, set_learning_rate,
-                                 start_stage)
+from posegan.train.loop_setup import (LoopSettings, TrainingRun, concat_batches, learning_rate, mixed_batches,
+                                      optimizer_step, set_learning_rate, set_up_loop)
 
 
-def pretrain_depth(settings: LoopSettings, job: TrainingJob, init_path: str | Path) -> dict[str, Any]:
-    """Train the generator from the 2D module in `init_path`; write the job's outputs and return the metrics."""
-    run = start_stage(job, settings)
-    loss, outputs = job.loss, job.outputs
-    generator = Generator.build(job.model)
+def pretrain_depth(settings: LoopSettings, run: TrainingRun, init_path: str | Path) -> dict[str, Any]:
+    """Train the generator from the 2D module in `init_path`; write the run's outputs and return the metrics."""
+    setup = set_up_loop(run, settings)
+    loss, outputs = run.loss, run.outputs
+    generator = Generator.build(run.model)
     load_generator_weights(init_path, generator, only_2d=True)
-    generator.to(run.device)
-    net = run.wrap(generator)
+    generator.to(setup.device)
+    net = setup.wrap(generator)
     optimizer = torch.optim.RMSprop([p for p in generator.parameters() if p.requires_grad], lr=settings.lr)
-    scaler = new_scaler(run)
+    scaler = setup.grad_scaler()
 
-    session = run.session("pretrain_depth", settings, outputs, job.fingerprint, job.progress)
+    session = setup.session("pretrain_depth", settings, run)
     start = session.resume({"generator": generator}, {"optimizer": optimizer})
-    validate = run.validator(generator, settings)
-    batches = mixed_batches(run.data["lab_train"], run.data["wild_train"], settings, job.seed, start, run.dist)
+    validate = setup.validator(generator, settings)
+    batches = mixed_batches(setup.data["lab_train"], setup.data["wild_train"], settings, run.seed, start, setup.dist)
 
     generator.train()
     for iteration in range(start, settings.iterations):
@@ -47,8 +44,8 @@ def pretrain_depth(settings: LoopSettings, job: TrainingJob, init_path: str | Pa
             lab, wild = next(batches)
         tic = time.perf_counter()
         set_learning_rate(optimizer, learning_rate(settings, iteration))
-        batch = concat_batches(lab, wild, device=run.device)
-        with autocast(run.device, run.amp):
+        batch = concat_batches(lab, wild, device=setup.device)
+        with autocast(setup.device, setup.amp):
             out = net(normalize_images(batch["image"]))
         terms = pose_loss(out.heatmaps, out.depth, batch["heatmaps"], batch["depth"],
                           joint_mask=batch["annotated"], has_3d=batch["has_3d"], reduction=loss.reduction,
@@ -58,8 +55,8 @@ def pretrain_depth(settings: LoopSettings, job: TrainingJob, init_path: str | Pa
         session.log(iteration, {"loss": terms.total.detach(), "loss_heatmap": terms.heatmap.detach(),
                                 "loss_depth": terms.depth.detach()}, time.perf_counter() - tic, validate)
 
-    payload = model_payload(generator, job.model, "pretrain_depth", settings.iterations,
-                            run.data["lab_train"].image_size)
+    payload = model_payload(generator, run.model, "pretrain_depth", settings.iterations,
+                            setup.data["lab_train"].image_size)
     metrics = session.finish(outputs.model_path, payload, outputs.metrics_path)
-    shutdown_distributed(run.dist)
+    setup.leave_process_group()
     return metrics

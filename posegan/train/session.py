@@ -33,11 +33,11 @@ from tqdm import tqdm
 
 from posegan.atomic_files import replacing_folder, write_json_atomic, write_text_atomic
 from posegan.train.checkpoint import Checkpointer, NonFiniteError, atomic_save, unwrap
-from posegan.train.runtime import Distributed, broadcast_flag
+from posegan.train.distributed import Distributed, broadcast_flag
 
 
 class TrainingSession:
-    """One stage's run.
+    """The bookkeeping of one training run.
 
     stage: name used in messages. iterations: total iterations of the stage.
     checkpoint_dir / fingerprint: see `Checkpointer`. live_dir: the DVCLive folder the curves are

@@ -1,8 +1,7 @@
 """The params section `data` as the preprocess stage reads it: `DataSettings`.
 
-The training and evaluation stages read the narrower view `posegan.data.schema.PreparedData`
-(where the prepared files are and how the heatmaps are cut), so that they do not depend on
-the code that makes the data.
+The training and evaluation stages read the narrower view `posegan.data.dataset.PreparedData`
+(where the prepared files are), so that they do not depend on the code that makes the data.
 """
 
 from __future__ import annotations
@@ -21,9 +20,7 @@ from posegan.settings import ParamsError, build, setting
 class DataSettings:
     """What the preprocess stage reads of the section. source: "synthetic" (the built-in
     benchmark, sized by `synthetic`) or "real" (the user's copies of the datasets, under `real`). prepared_dir: where the prepared files go. image_size: their crop side
-    in pixels. (heatmap_stride belongs to the training stages' view, `PreparedData`.)"""
-
-    OTHER_KEYS = ("heatmap_stride",)
+    in pixels."""
 
     prepared_dir: str = setting("data/prepared", parse=folder_path)
     image_size: int = setting(128, minimum=16)

@@ -1,33 +1,13 @@
-"""What every training stage needs around its loop: seeding, distributed set-up, logging."""
+"""Data-parallel training under torchrun: this process's place in the run, joining and leaving
+the process group, and agreeing on a flag across ranks."""
 
 from __future__ import annotations
 
 import os
-import random
 from dataclasses import dataclass
 
-import numpy as np
 import torch
 import torch.distributed as dist
-
-
-def set_threads(threads: int) -> None:
-    """torch's intra-op threads for this process (0: leave torch's default).
-
-    On a small shared CPU, fewer threads than cores often trains faster: the loader workers
-    need a core too, and oversubscribed threads stall each other.
-    """
-    if threads < 0:
-        raise ValueError(f"runtime.threads must be >= 0, got {threads}")
-    if threads > 0:
-        torch.set_num_threads(threads)
-
-
-def seed_everything(seed: int) -> None:
-    """Seed Python, NumPy and torch (loader workers get their streams from the sampler)."""
-    random.seed(seed)
-    np.random.seed(seed % 2**32)
-    torch.manual_seed(seed)
 
 
 @dataclass(frozen=True)
