@@ -29,7 +29,8 @@ from posegan.skeleton import LIMB_GROUPS, LIMB_LABELS
 # evaluate.json keys of the predictors, in table order (floor first, headline last).
 PREDICTORS: tuple[str, ...] = ("mean_pose", "pretrained", "final")
 DEFAULT_LABELS: dict[str, str] = {"mean_pose": "Mean pose", "pretrained": "Pretrained (no adv.)", "final": "Final"}
-# Result keys of the test sets (as in posegan.evaluate.TEST_SETS).
+# The evaluate.json keys of the test sets that the paper's Tables 1-4 report (each is the `key` of a
+# row of posegan.data.sets; sets added to that table are scored but reported only where a table names them).
 DATASETS: tuple[str, ...] = ("h36m", "mpii", "mpi_inf_3dhp")
 PCKH_COLUMNS: list[tuple[str, str]] = [("Head", "Head"), ("Shoulder", "Sho."), ("Elbow", "Elb."), ("Wrist", "Wri."),
                                        ("Hip", "Hip"), ("Knee", "Knee"), ("Ankle", "Ank."), ("mean", "Mean")]
