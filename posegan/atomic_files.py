@@ -94,12 +94,24 @@ def write_json_atomic(path: str | os.PathLike, data: Any, sort_keys: bool = Fals
     write_text_atomic(path, json.dumps(data, indent=2, sort_keys=sort_keys) + "\n")
 
 
+_terminated: list[int] = []      # the SIGTERM received, once one has been
+
+
 def exit_on_sigterm() -> None:
     """From now on SIGTERM raises SystemExit(143) in the main thread, so that `replacing` blocks
     remove their temporary files (Python's default action ends the process without running
-    them). Call it from a command's entry point."""
+    them). Call it from a command's entry point. Python ignores an exception raised while it runs
+    a finaliser (a weakref callback, `__del__`), so the signal is also remembered: a loop calls
+    `exit_if_terminated()` between items to stop then."""
 
     def raise_exit(signum, frame):
+        _terminated.append(128 + signum)
         raise SystemExit(128 + signum)
 
     signal.signal(signal.SIGTERM, raise_exit)
+
+
+def exit_if_terminated() -> None:
+    """SystemExit(143) if a SIGTERM arrived (see `exit_on_sigterm`) and its exception was lost."""
+    if _terminated:
+        raise SystemExit(_terminated[0])

@@ -74,6 +74,11 @@ def load_yaml(text: str, name: str) -> object:
         mark = getattr(err, "problem_mark", None) or getattr(err, "context_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
         what = getattr(err, "problem", None) or (str(err).strip().splitlines() or [type(err).__name__])[0]
+        # Where the parser noticed the mistake can be a line after it (an unclosed bracket is
+        # seen at the next key): name the line where the construct began as well.
+        context, opened = getattr(err, "context", None), getattr(err, "context_mark", None)
+        if context and opened is not None and mark is not None and opened.line != mark.line:
+            what += f"; {context} at line {opened.line + 1}"
         raise ParamsError(f"{name}: not valid YAML{where} ({what})") from err
 
 

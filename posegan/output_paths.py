@@ -8,12 +8,15 @@ lost. Results of these commands belong in a folder no stage owns, e.g. `outputs/
     check_output_path("outputs/predict", "--out", folder=True)
 
 raises OutputPathError (one line naming the option, the path and why) when the path cannot be
-written: inside a DVC output, under a file, or a folder where a file is expected (or the
-reverse). It is called before any work, so a bad path never costs a run.
+written: inside a DVC output, under a file, a folder where a file is expected (or the
+reverse), or a place the process may not write (a read-only file system, /proc, no
+permission: found by writing and removing a probe file there). It is called before any work,
+so a bad path never costs a run.
 """
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 
 import yaml
@@ -84,3 +87,22 @@ def check_output_path(path: str | Path, option: str, folder: bool = False) -> No
         raise OutputPathError(f"{option} {path}: is a file; expected a folder")
     if not folder and path.is_dir():
         raise OutputPathError(f"{option} {path}: is a folder; expected a file name")
+    _probe_writable(path if folder else path.absolute().parent, option, path)
+
+
+def _probe_writable(folder: Path, option: str, shown: Path) -> None:
+    """OutputPathError unless a file can be created in `folder` (made for the probe if missing,
+    and removed again with the probe file, so that a check leaves nothing behind)."""
+    created = [p for p in [folder, *folder.parents] if not p.exists()]    # deepest first
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".posegan-probe-"):
+            pass
+    except OSError as err:
+        raise OutputPathError(f"{option} {shown}: cannot be written here ({err.strerror or err})") from None
+    finally:
+        for made in created:
+            try:
+                made.rmdir()
+            except OSError:
+                pass

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import click
 
-from posegan.atomic_files import exit_on_sigterm
+from posegan.atomic_files import exit_if_terminated, exit_on_sigterm
 from posegan.data.sets import scored_sets
 from posegan.errors import PoseganError
 from posegan.heatmaps import HEATMAP_STRIDE
@@ -109,53 +109,58 @@ def predict(model, images, boxes, coco_path, out_dir, image_size, no_figure, thr
         tqdm.write(line, file=sys.stderr)
 
     show = folder if progress is None else progress
-    written, people_total, seconds, timed, failed, done = 0, 0, 0.0, 0, 0, 0
-    for path in tqdm(files, desc="predict", unit="image", disable=not show, file=sys.stderr):
-        try:
-            if coco is not None and path.name not in coco:
-                raise pi.InputError(f"{path}: not listed in {coco_path}'s 'images' (expected an entry with "
-                                    f"file_name {path.name!r}); skipped")
-            image = pi.read_image(path)
-            height, width = image.shape[:2]
-            if coco is not None:
-                people = coco[path.name]
-            elif parsed:
-                people = [pi.Person(b, "--box") for b in parsed]
-            else:
-                people = [pi.Person((0.0, 0.0, float(width), float(height)), "whole image")]
+    written, people_total, seconds, first_seconds, failed, done = 0, 0, 0.0, 0.0, 0, 0
+    try:
+        for path in tqdm(files, desc="predict", unit="image", disable=not show, file=sys.stderr):
+            exit_if_terminated()
+            try:
+                if coco is not None and path.name not in coco:
+                    raise pi.InputError(f"{path}: not listed in {coco_path}'s 'images' (expected an entry with "
+                                        f"file_name {path.name!r}); skipped")
+                image = pi.read_image(path)
+                height, width = image.shape[:2]
+                if coco is not None:
+                    people = coco[path.name]
+                elif parsed:
+                    people = [pi.Person(b, "--box") for b in parsed]
+                else:
+                    people = [pi.Person((0.0, 0.0, float(width), float(height)), "whole image")]
+                for person in people:
+                    pi.check_box(person.box, width, height, path, person.source)
+            except pi.InputError as err:
+                report(f"error: {err}")
+                failed += 1
+                if stop_on_error:
+                    break
+                continue
             for person in people:
-                pi.check_box(person.box, width, height, path, person.source)
-        except pi.InputError as err:
-            report(f"error: {err}")
-            failed += 1
-            if stop_on_error:
-                break
-            continue
-        for person in people:
-            warning = pi.crop_warning(person.box, path, person.source, size)
-            if warning:
-                report(f"warning: {warning}")
-        start = time.perf_counter()
-        results = pi.estimate(generator, image, people, size, HEATMAP_STRIDE)
-        if timed or len(files) == 1:     # the first call also pays the start-up of torch's kernels
-            seconds += time.perf_counter() - start
-        timed += 1
-        done += 1
-        people_total += len(results)
-        for k, result in enumerate(results):
-            stem = out / f"{path.stem}_{k}"
-            if not no_figure:
-                title = f"{path.name} person {k}  |  {Path(model).name} ({info.get('stage')}, it {info.get('iteration')})"
-                pi.write_figure(pi.figure(image, result, title, with_3d), stem.with_suffix(".png"))
-            pi.write_json(pi.record(result, path, image.shape, info, size, HEATMAP_STRIDE, with_3d),
-                          stem.with_suffix(".json"))
-            written += 1
-        if not results:
-            report(f"{path}: no person annotated in {coco_path}; nothing written")
-    if not written:
-        _remove_empty(created)
+                warning = pi.crop_warning(person.box, path, person.source, size)
+                if warning:
+                    report(f"warning: {warning}")
+            start = time.perf_counter()
+            results = pi.estimate(generator, image, people, size, HEATMAP_STRIDE)
+            if done:                         # the first call also pays the start-up of torch's kernels
+                seconds += time.perf_counter() - start
+            else:
+                first_seconds = time.perf_counter() - start
+            done += 1
+            people_total += len(results)
+            for k, result in enumerate(results):
+                stem = out / f"{path.stem}_{k}"
+                if not no_figure:
+                    title = f"{path.name} person {k}  |  {Path(model).name} ({info.get('stage')}, it {info.get('iteration')})"
+                    pi.write_figure(pi.figure(image, result, title, with_3d), stem.with_suffix(".png"))
+                pi.write_json(pi.record(result, path, image.shape, info, size, HEATMAP_STRIDE, with_3d),
+                              stem.with_suffix(".json"))
+                written += 1
+            if not results:
+                report(f"warning: {path}: no person annotated in {coco_path}; nothing written")
+    finally:                  # also on SIGTERM: no empty folder left behind
+        if not written:
+            _remove_empty(created)
+    exit_if_terminated()
     if done:
-        per_image = seconds / max(done - 1, 1)
+        per_image = seconds / (done - 1) if done > 1 else first_seconds
         click.echo(f"predict: {people_total} person(s) in {done} image(s) -> {out}/ "
                    f"(crop + network + decoding {per_image * 1000:.0f} ms per image"
                    + (", including start-up)" if done == 1 else ", first image not counted)"))

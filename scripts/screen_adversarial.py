@@ -44,7 +44,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from posegan.atomic_files import replacing  # noqa: E402
-from posegan.config import ParamsFile  # noqa: E402
+from posegan.config import ParamsFile, load_yaml  # noqa: E402
 from posegan.data.dataset import PreparedData  # noqa: E402
 from posegan.device import RuntimeSettings  # noqa: E402
 from posegan.evaluate import EvaluateSettings, evaluate_models, score_on_validation  # noqa: E402
@@ -113,7 +113,7 @@ def main(params_path, variants_path, pretrained, seed, only, work_dir, out_path,
         click.echo(table.to_string(index=False, float_format=lambda v: f"{v:.3g}"))
         return
     base = ParamsFile.read(params_path)
-    variants = yaml.safe_load(Path(variants_path).read_text())
+    variants = load_yaml(Path(variants_path).read_text(), variants_path)
     chosen = only.split() or list(variants)
     rows = []
     for name in chosen:

@@ -188,6 +188,21 @@ def test_sigterm_removes_the_temporary_file(tmp_path):
     assert not list(tmp_path.iterdir())
 
 
+def test_a_sigterm_whose_exception_was_lost_stops_the_folder_run(model, tmp_path, monkeypatch):
+    """Python ignores an exception raised in a finaliser, so a SIGTERM handled there is only
+    remembered; the folder loop stops at the next image, leaving no empty output folder."""
+    from posegan import atomic_files
+
+    folder = tmp_path / "imgs"
+    folder.mkdir()
+    write_image(folder / "a.png")
+    write_image(folder / "b.png")
+    monkeypatch.setattr(atomic_files, "_terminated", [128 + signal.SIGTERM])
+    result = CliRunner().invoke(posegan, ["predict", str(model), str(folder), "--out", str(tmp_path / "o")])
+    assert result.exit_code == 128 + signal.SIGTERM
+    assert not (tmp_path / "o").exists()
+
+
 def test_predict_cli_entry_point_handles_sigterm():
     source = (ROOT / "posegan" / "predict_cli.py").read_text()
     assert "exit_on_sigterm()" in source.split("def main()")[1]
@@ -222,6 +237,25 @@ def test_evaluate_out_under_a_file(model, prepared, no_inference, tmp_path):
     (tmp_path / "afile").write_text("x")
     result = run("evaluate", model, "--prepared-dir", prepared, "--out", tmp_path / "afile" / "s.json")
     assert result.exit_code == 1 and "afile is a file, not a folder" in result.output
+
+
+@pytest.mark.skipif(not Path("/proc/self").is_dir(), reason="needs Linux's /proc")
+def test_an_unwritable_out_is_refused_before_the_work(model, prepared, no_inference, tmp_path):
+    """/proc takes no new files, whoever runs the tests (a chmod'ed folder would not stop root)."""
+    result = run("evaluate", model, "--prepared-dir", prepared, "--out", "/proc/posegan-test/s.json")
+    assert result.exit_code == 1
+    assert result.output.strip().startswith("error: --out /proc/posegan-test/s.json: cannot be written here")
+    image = write_image(tmp_path / "a.png")
+    result = run("predict", model, image, "--out", "/proc/posegan-test", "--no-figure")
+    assert result.exit_code == 1 and "cannot be written here" in result.output
+
+
+def test_the_writability_probe_leaves_nothing_behind(tmp_path):
+    from posegan.output_paths import check_output_path
+
+    check_output_path(tmp_path / "new" / "deeper" / "s.json", "--out")
+    check_output_path(tmp_path / "folder" / "o", "--out", folder=True)
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_evaluate_checks_the_files_dataset(model, prepared, no_inference):

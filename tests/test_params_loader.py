@@ -73,6 +73,16 @@ def test_yaml_error_names_the_line(tmp_path):
     assert line <= reported <= line + 1, message
 
 
+def test_yaml_error_also_names_where_an_unclosed_bracket_opened():
+    from posegan.config import load_yaml
+
+    with pytest.raises(ParamsError) as err:
+        load_yaml("a: 1\nb: [1, 2\nc: 3\n", "p.yaml")
+    message = str(err.value)
+    assert message.startswith("p.yaml: not valid YAML at line 3, column 2")
+    assert "flow sequence at line 2" in message and len(message.splitlines()) == 1
+
+
 def test_stage_command_reports_the_unknown_key(tmp_path):
     from click.testing import CliRunner
 
