@@ -94,6 +94,25 @@ def write_json_atomic(path: str | os.PathLike, data: Any, sort_keys: bool = Fals
     write_text_atomic(path, json.dumps(data, indent=2, sort_keys=sort_keys) + "\n")
 
 
+def probe_writable(folder: str | os.PathLike, remove_created: bool = False) -> None:
+    """Create `folder` (and its missing parents) and write and remove a probe file in it: OSError
+    where the process may not write there (a read-only file system, /proc, no permission). With
+    `remove_created`, the folders it had to make are removed again, so that a check leaves
+    nothing behind."""
+    folder = Path(folder)
+    created = [p for p in [folder, *folder.parents] if not p.exists()]    # deepest first
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".posegan-probe-"):
+            pass
+    finally:
+        for made in created if remove_created else ():
+            try:
+                made.rmdir()
+            except OSError:
+                pass
+
+
 _terminated: list[int] = []      # the SIGTERM received, once one has been
 
 

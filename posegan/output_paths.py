@@ -16,11 +16,11 @@ so a bad path never costs a run.
 
 from __future__ import annotations
 
-import tempfile
 from pathlib import Path
 
 import yaml
 
+from posegan.atomic_files import probe_writable
 from posegan.errors import PoseganError
 
 OUTPUT_KEYS = ("outs", "metrics", "plots")
@@ -87,22 +87,7 @@ def check_output_path(path: str | Path, option: str, folder: bool = False) -> No
         raise OutputPathError(f"{option} {path}: is a file; expected a folder")
     if not folder and path.is_dir():
         raise OutputPathError(f"{option} {path}: is a folder; expected a file name")
-    _probe_writable(path if folder else path.absolute().parent, option, path)
-
-
-def _probe_writable(folder: Path, option: str, shown: Path) -> None:
-    """OutputPathError unless a file can be created in `folder` (made for the probe if missing,
-    and removed again with the probe file, so that a check leaves nothing behind)."""
-    created = [p for p in [folder, *folder.parents] if not p.exists()]    # deepest first
     try:
-        folder.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=folder, prefix=".posegan-probe-"):
-            pass
+        probe_writable(path if folder else path.absolute().parent, remove_created=True)
     except OSError as err:
-        raise OutputPathError(f"{option} {shown}: cannot be written here ({err.strerror or err})") from None
-    finally:
-        for made in created:
-            try:
-                made.rmdir()
-            except OSError:
-                pass
+        raise OutputPathError(f"{option} {path}: cannot be written here ({err.strerror or err})") from None

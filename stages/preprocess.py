@@ -16,12 +16,12 @@ is left behind and the previous outputs stay as they were.
 from __future__ import annotations
 
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 import click
 
+from posegan.atomic_files import probe_writable
 from posegan.config import ParamsError, ParamsFile
 from posegan.data.schema import read_prepared
 from posegan.data.real import datasets_with_roots
@@ -39,9 +39,7 @@ USED_KEYS = ("source", "prepared_dir", "image_size", "synthetic", "real")
 def check_writable(folder: Path, parameter: str) -> None:
     """Create `folder` if needed and make sure a file can be written in it (ParamsError otherwise)."""
     try:
-        folder.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=folder, prefix=".write-test-"):
-            pass
+        probe_writable(folder)
     except OSError as err:
         raise ParamsError(f"{parameter}: cannot write to the folder '{folder}' ({err.strerror or err})") from err
 
