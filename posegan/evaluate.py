@@ -188,7 +188,8 @@ def score_truth(sets: Mapping[str, PoseDataset], indices: Mapping[str, np.ndarra
     return scores
 
 
-def evaluate_models(model_paths: Mapping[str, str | Path], prepared_dir: str | Path, settings: EvaluateSettings, device: torch.device | str = "cpu", amp: bool = False,
+def evaluate_models(model_paths: Mapping[str, str | Path], prepared_dir: str | Path, settings: EvaluateSettings,
+                    device: torch.device | str = "cpu", amp: bool = False,
                     log: Callable[[str], None] | None = None
                     ) -> tuple[dict[str, Any], dict[str, dict[str, np.ndarray]]]:
     """Score every model (and the mean-pose predictor) on the test sets.

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from posegan.skeleton import BONES
+from posegan.skeleton import BONE_CHILDREN, BONE_PARENTS, BONES
 
 
 def geometric_descriptor(joints: Tensor) -> Tensor:
@@ -32,8 +32,7 @@ def bone_vectors(joints: Tensor) -> Tensor:
         raise TypeError(f"joints must be a torch tensor, got {type(joints).__name__}")
     if joints.ndim < 2 or joints.shape[-1] != 3:
         raise ValueError(f"joints must be (..., P, 3), got shape {tuple(joints.shape)}")
-    parents, children = [p for p, _ in BONES], [c for _, c in BONES]
-    return joints[..., children, :] - joints[..., parents, :]
+    return joints[..., BONE_CHILDREN, :] - joints[..., BONE_PARENTS, :]
 
 
 def bone_lengths(joints: Tensor) -> Tensor:

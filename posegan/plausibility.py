@@ -43,7 +43,7 @@ from typing import Any
 
 import numpy as np
 
-from posegan.skeleton import BONES, JOINT_NAMES, NUM_JOINTS, SYMMETRIC_BONES
+from posegan.skeleton import BONE_CHILDREN, BONE_PARENTS, JOINT_NAMES, NUM_JOINTS, SYMMETRIC_BONES
 
 J = {name: i for i, name in enumerate(JOINT_NAMES)}
 
@@ -65,8 +65,7 @@ def _poses(poses) -> np.ndarray:
 def bone_lengths(poses) -> np.ndarray:
     """(N, 16, 3) mm -> (N, 15) bone lengths in mm, in the order of `skeleton.BONES`."""
     poses = _poses(poses)
-    parents, children = [p for p, _ in BONES], [c for _, c in BONES]
-    return np.linalg.norm(poses[:, children] - poses[:, parents], axis=-1)
+    return np.linalg.norm(poses[:, BONE_CHILDREN] - poses[:, BONE_PARENTS], axis=-1)
 
 
 def limb_symmetry(poses) -> tuple[np.ndarray, np.ndarray]:

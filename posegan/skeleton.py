@@ -24,6 +24,9 @@ PARENTS: list[int] = [1, 2, 6, 6, 3, 4, -1, 6, 7, 8, 11, 12, 7, 7, 13, 14]
 
 # Bones as (parent, child) pairs, one per non-root joint.
 BONES: list[tuple[int, int]] = [(p, c) for c, p in enumerate(PARENTS) if p >= 0]
+# The same bones as two index lists, for bone vectors `joints[..., BONE_CHILDREN, :] - joints[..., BONE_PARENTS, :]`.
+BONE_PARENTS: list[int] = [p for p, _ in BONES]
+BONE_CHILDREN: list[int] = [c for _, c in BONES]
 
 # Left/right pairs swapped by a horizontal flip: (right, left).
 FLIP_PAIRS: list[tuple[int, int]] = [(0, 5), (1, 4), (2, 3), (10, 15), (11, 14), (12, 13)]

@@ -130,18 +130,17 @@ def main(params_path, variants_path, pretrained, seed, only, work_dir, out_path,
         if not run.outputs.metrics_path.exists():
             click.echo(f"{name}: training -> {run.outputs.model_path}")
             adversarial(run_settings, discriminator, run, pretrained)
+        data, runtime = params.section("data", PreparedData), params.section("runtime", RuntimeSettings)
+        evaluate_settings = params.section("evaluate", EvaluateSettings)
         test_path = run_dir / "metrics" / "evaluate.json"
         if on_test and not test_path.exists():
-            data, runtime = params.section("data", PreparedData), params.section("runtime", RuntimeSettings)
-            metrics, _ = evaluate_models({"final": run.outputs.model_path}, data.prepared_dir,
-                                         params.section("evaluate", EvaluateSettings),
+            metrics, _ = evaluate_models({"final": run.outputs.model_path}, data.prepared_dir, evaluate_settings,
                                          runtime.device, runtime.amp)
             with replacing(test_path) as tmp:
                 tmp.write_text(json.dumps(rounded(metrics), indent=2))
         stage = json.loads(run.outputs.metrics_path.read_text())
-        runtime = params.section("runtime", RuntimeSettings)
-        scores = score_on_validation(run.outputs.model_path, params.section("data", PreparedData).prepared_dir,
-                                     params.section("evaluate", EvaluateSettings), runtime.device, runtime.amp)
+        scores = score_on_validation(run.outputs.model_path, data.prepared_dir, evaluate_settings,
+                                     runtime.device, runtime.amp)
         row = {"variant": name, "seed": seed,
                **{k: stage.get(f"late_mean_{k}") for k in ("d_acc_real", "d_acc_fake", "d_acc_fake_wild",
                                                            "d_score_gap", "adv_share")},

@@ -95,6 +95,8 @@ IMAGE_SAMPLES = ("all", "lab")
 SOURCES: tuple[str, ...] = ("image", "geo", "maps", "kcs", "bones")
 # The sources that see the pose (everything but the image).
 POSE_SOURCES: tuple[str, ...] = ("geo", "maps", "kcs", "bones")
+# The pose sources computed from the (scaled) soft-argmax joints and depths.
+SKELETON_SOURCES: tuple[str, ...] = ("geo", "kcs", "bones")
 VARIANTS: dict[str, tuple[str, ...]] = {
     "map": ("image", "maps"),
     "geo": ("image", "geo"),
@@ -309,10 +311,11 @@ class MultiSourceDiscriminator(nn.Module):
             raise ValueError(f"discriminator: depth must be ({b}, {p}), got {tuple(depth.shape)}")
         heatmaps, depth = heatmaps.float(), depth.float()   # float32 even under autocast
         encoded = {"image": images} if "image" in self.sources else {}
-        needs_xy = any(src in self.sources for src in ("geo", "kcs", "bones")) or (
+        skeleton = any(src in self.sources for src in SKELETON_SOURCES)
+        needs_xy = skeleton or (
             "maps" in self.sources and self.maps_from == "joints")
         xy = soft_argmax(heatmaps, self.soft_argmax_window) if needs_xy else None
-        if any(src in self.sources for src in ("geo", "kcs", "bones")):
+        if skeleton:
             pose = self.scaled_pose(xy, depth)
             if "geo" in self.sources:
                 encoded["geo"] = geometric_descriptor(pose)

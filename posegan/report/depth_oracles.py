@@ -17,7 +17,7 @@ import numpy as np
 
 from posegan.camera import depth_target, pose_from_prediction
 from posegan.metrics import joint_errors
-from posegan.skeleton import BONES, ROOT
+from posegan.skeleton import BONE_CHILDREN, BONE_PARENTS, BONES, ROOT
 
 
 def bones_from_root(root: int = ROOT) -> list[tuple[int, int]]:
@@ -59,10 +59,8 @@ def depth_oracles(pred_depth: np.ndarray, labels: Mapping[str, np.ndarray], stri
         return float(joint_errors(pose_from_prediction(labels["joints_2d"], depths, root_depth, camera, stride),
                                   gt).mean())
 
-    parents = [p for p, _ in BONES]
-    children = [c for _, c in BONES]
-    true_extent = true_depth[:, children] - true_depth[:, parents]
-    pred_extent = pred_depth[:, children] - pred_depth[:, parents]
+    true_extent = true_depth[:, BONE_CHILDREN] - true_depth[:, BONE_PARENTS]
+    pred_extent = pred_depth[:, BONE_CHILDREN] - pred_depth[:, BONE_PARENTS]
     reaching = np.abs(true_extent) > min_extent
     wrong = reaching & (np.sign(true_extent) != np.sign(pred_extent))
     return {"predicted": error(pred_depth),

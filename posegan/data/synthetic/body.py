@@ -322,8 +322,6 @@ def penetrates(joints: np.ndarray, body: BodyProportions) -> bool:
 
 def bone_lengths(joints: np.ndarray) -> np.ndarray:
     """(..., 15) bone lengths in the order of posegan.skeleton.BONES."""
-    from posegan.skeleton import BONES
+    from posegan.skeleton import BONE_CHILDREN, BONE_PARENTS
 
-    parents = [p for p, _ in BONES]
-    children = [c for _, c in BONES]
-    return np.linalg.norm(joints[..., children, :] - joints[..., parents, :], axis=-1)
+    return np.linalg.norm(joints[..., BONE_CHILDREN, :] - joints[..., BONE_PARENTS, :], axis=-1)
