@@ -354,6 +354,46 @@ def test_crop_scale_keeps_the_size_against_the_crop():
     torch.testing.assert_close(at_peak, (depth - depth[:, 6:7]) / 2.0, atol=2e-3, rtol=0)
 
 
+def test_projected_scale_is_fixed_by_the_2d_joints():
+    """pose_scale="projected": root-relative (x, y, depth) over the mean length of the bones' 2D
+    projections. A person twice as large in the image (2D and depths) gives the same inputs; the
+    depths alone doubled do not, and leave the unit as it was."""
+    from posegan.geometry import bone_lengths
+    from posegan.heatmaps import soft_argmax
+    from posegan.models.discriminator import projected_scale
+
+    # A hand-worked unit: a pose whose 15 bone projections are each 3 pixels long has unit 3.
+    chain = torch.zeros(1, 16, 2)
+    from posegan.skeleton import BONES
+    for _ in range(len(BONES)):        # each child 3 px right of its parent, settled from the root out
+        for parent, child in BONES:
+            chain[0, child] = chain[0, parent] + torch.tensor([3.0, 0.0])
+    torch.testing.assert_close(projected_scale(chain), torch.full((1, 1, 1), 3.0))
+
+    disc = MultiSourceDiscriminator(["maps", "bones"], num_joints=16, image_size=64, heatmap_size=16,
+                                    width=4, embed_dim=8, hidden_dim=8, pose_scale="projected")
+    images, _, depth, joints = real_sample()
+    joints = 8.0 + 0.25 * (joints - 8.0)
+    centre = joints[:, 6:7]
+    big = centre + 2.0 * (joints - centre)
+    small_maps = torch.from_numpy(gaussian_heatmaps(joints.numpy(), 16))
+    big_maps = torch.from_numpy(gaussian_heatmaps(big.numpy(), 16))
+    small = disc.encode(images, small_maps, depth)
+    xy = soft_argmax(small_maps, 3)
+    pose = torch.cat([xy, depth[..., None]], -1)
+    unit = bone_lengths(torch.cat([xy, torch.zeros_like(xy[..., :1])], -1)).mean(1)[:, None]
+    torch.testing.assert_close(small["bones"], bone_lengths(pose) / unit, atol=1e-5, rtol=1e-5)
+    large = disc.encode(images, big_maps, 2.0 * depth + 3.0)
+    # within the soft-argmax's reading of discrete Gaussian maps (0.3% here)
+    torch.testing.assert_close(large["bones"], small["bones"], atol=0, rtol=5e-3)
+    deeper = disc.encode(images, small_maps, 2.0 * depth)
+    assert (deeper["bones"] > small["bones"] + 1e-3).any()
+    peak = small["maps"][:, :16].flatten(2).argmax(-1, keepdim=True)
+    at_peak = (deeper["maps"][:, 16:].flatten(2).gather(-1, peak)[..., 0]
+               / deeper["maps"][:, :16].flatten(2).gather(-1, peak)[..., 0])
+    torch.testing.assert_close(at_peak, 2.0 * (depth - depth[:, 6:7]) / unit, atol=2e-3, rtol=0)
+
+
 def test_image_samples_lab_needs_per_source_heads():
     assert discriminator_settings(sources="full", heads="per_source", image_samples="lab").image_samples == "lab"
     with pytest.raises(ParamsError, match="image_samples: lab needs heads: per_source"):

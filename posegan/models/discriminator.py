@@ -65,6 +65,11 @@ docs/adversarial.md says what each is for and what it measured):
 - pose_scale "body": the pose is made root-relative and divided by its mean bone length
   before the descriptor, the KCS and the depth maps, so that no source can tell real from
   fake by the size of the person in the crop (instead of the fixed division by the map side);
+- pose_scale "projected": root-relative, divided by the mean length of the bones' 2D
+  projections (x, y only). Like "body" it hides the person's size in the crop; unlike "body"
+  the unit is fixed by the 2D joints alone, so the depths cannot change it: scaling every
+  depth up makes the bones longer against their projections, which real poses bound, instead
+  of keeping the proportions (round 5);
 - heads "per_source": one three-layer head per pose source (geo, maps, kcs), each giving its
   own logit and its own loss, so that no source can drown the others' signal, plus, when the
   image is a source, one image-pose correspondence head on the image embedding joined to the
@@ -88,7 +93,7 @@ from posegan.settings import setting
 from posegan.skeleton import BONES, ROOT
 
 MAPS_FROM = ("heatmaps", "joints")
-POSE_SCALES = ("heatmap", "body", "crop")
+POSE_SCALES = ("heatmap", "body", "crop", "projected")
 HEADS = ("joint", "per_source")
 IMAGE_SAMPLES = ("all", "lab")
 
@@ -151,8 +156,9 @@ class DiscriminatorSettings:
     embedding. hidden_dim: the first two of the three fully connected layers. maps_from:
     how the maps source is drawn, "joints" (Gaussians at the soft-argmax joints) or
     "heatmaps" (the normalised heatmaps). pose_scale: "heatmap" (coordinates / map side, the
-    paper-size default), "body" (root-relative, / the pose's mean bone length) or "crop"
-    (root-relative, / an eighth of the map side). heads:
+    paper-size default), "body" (root-relative, / the pose's mean bone length), "crop"
+    (root-relative, / an eighth of the map side) or "projected" (root-relative, / the mean
+    length of the bones' 2D projections). heads:
     "joint" (the paper: one head on all embeddings) or "per_source". image_samples: "all"
     or "lab" (the image-pose head judges lab samples only; needs heads "per_source").
     objective: "bce" (the paper's Eq. 3, a classifier) or "wasserstein" (a critic, as RepNet
@@ -165,7 +171,7 @@ class DiscriminatorSettings:
     embed_dim: int = setting(128, minimum=1)
     hidden_dim: int = setting(256, minimum=1)
     maps_from: Literal["joints", "heatmaps"] = "joints"
-    pose_scale: Literal["heatmap", "body", "crop"] = "heatmap"
+    pose_scale: Literal["heatmap", "body", "crop", "projected"] = "heatmap"
     heads: Literal["joint", "per_source"] = "joint"
     image_samples: Literal["all", "lab"] = "all"
     objective: Literal["bce", "wasserstein"] = "bce"
@@ -196,6 +202,11 @@ def gaussian_maps(xy: Tensor, size: int, sigma: float = 1.0) -> Tensor:
 def body_scale(joints: Tensor) -> Tensor:
     """(..., P, 3) -> (..., 1, 1): the pose's mean bone length (clamped away from 0)."""
     return bone_lengths(joints).mean(dim=-1)[..., None, None].clamp_min(1e-3)
+
+
+def projected_scale(xy: Tensor) -> Tensor:
+    """(..., P, 2) image positions -> (..., 1, 1): the mean length of the bones' 2D projections."""
+    return body_scale(torch.cat([xy, torch.zeros_like(xy[..., :1])], dim=-1))
 
 
 def _conv_encoder(in_channels: int, size: int, width: int, embed_dim: int) -> nn.Sequential:
@@ -298,6 +309,8 @@ class MultiSourceDiscriminator(nn.Module):
             return joints / body_scale(joints)
         if self.pose_scale == "crop":
             return (joints - joints[..., ROOT : ROOT + 1, :]) / self.crop_unit
+        if self.pose_scale == "projected":
+            return (joints - joints[..., ROOT : ROOT + 1, :]) / projected_scale(xy)
         return joints / float(self.heatmap_size)
 
     def encode(self, images: Tensor, heatmaps: Tensor, depth: Tensor) -> dict[str, Tensor]:
@@ -334,6 +347,8 @@ class MultiSourceDiscriminator(nn.Module):
                 relative = (depth - depth[..., ROOT : ROOT + 1]) / depth_scale
             elif self.pose_scale == "crop":
                 relative = (depth - depth[..., ROOT : ROOT + 1]) / self.crop_unit
+            elif self.pose_scale == "projected" and xy is not None:
+                relative = (depth - depth[..., ROOT : ROOT + 1]) / projected_scale(xy)[..., 0]
             else:
                 relative = depth / float(self.heatmap_size)
             encoded["maps"] = torch.cat([maps, maps * relative[..., None, None]], dim=1)
