@@ -361,10 +361,10 @@ def test_projected_scale_is_fixed_by_the_2d_joints():
     from posegan.geometry import bone_lengths
     from posegan.heatmaps import soft_argmax
     from posegan.models.discriminator import projected_scale
+    from posegan.skeleton import BONES
 
     # A hand-worked unit: a pose whose 15 bone projections are each 3 pixels long has unit 3.
     chain = torch.zeros(1, 16, 2)
-    from posegan.skeleton import BONES
     for _ in range(len(BONES)):        # each child 3 px right of its parent, settled from the root out
         for parent, child in BONES:
             chain[0, child] = chain[0, parent] + torch.tensor([3.0, 0.0])

@@ -342,14 +342,11 @@ class MultiSourceDiscriminator(nn.Module):
                 maps = gaussian_maps(xy, self.heatmap_size) * present[..., None, None]
             else:
                 maps = normalized_maps(heatmaps)
-            if self.pose_scale == "body" and xy is not None:
-                depth_scale = body_scale(torch.cat([xy, depth[..., None]], dim=-1))[..., 0]   # (B, 1)
-                relative = (depth - depth[..., ROOT : ROOT + 1]) / depth_scale
+            if xy is not None:      # the depths in the unit of the pose the skeleton sources see
+                relative = (pose if skeleton else self.scaled_pose(xy, depth))[..., 2]
             elif self.pose_scale == "crop":
                 relative = (depth - depth[..., ROOT : ROOT + 1]) / self.crop_unit
-            elif self.pose_scale == "projected" and xy is not None:
-                relative = (depth - depth[..., ROOT : ROOT + 1]) / projected_scale(xy)[..., 0]
-            else:
+            else:                   # no joints to scale by (maps from heatmaps alone): the map side
                 relative = depth / float(self.heatmap_size)
             encoded["maps"] = torch.cat([maps, maps * relative[..., None, None]], dim=1)
         return encoded
