@@ -155,7 +155,7 @@ def test_d_warmup_trains_d_first_and_keeps_the_generators_minibatches(pretrained
 
 @pytest.mark.parametrize("changes, adv_changes", [
     ({"heads": "per_source", "image_samples": "lab", "objective": "wasserstein", "gradient_penalty": 10.0}, {}),
-    ({"sources": ("geo", "kcs"), "pose_scale": "body", "gradient_penalty": 1.0}, {"adversarial_gradient": "depth"}),
+    ({"sources": ("geo", "kcs"), "pose_scale": "projected", "gradient_penalty": 1.0}, {"adversarial_gradient": "regressor"}),
     ({"sources": ("kcs",), "objective": "wasserstein", "gradient_penalty": 10.0}, {"fake_2d": "truth"}),
 ])
 def test_discriminator_options_train_and_resume(pretrained, tmp_path, monkeypatch, changes, adv_changes):
@@ -180,6 +180,26 @@ def test_discriminator_options_train_and_resume(pretrained, tmp_path, monkeypatc
     a, b = weights(tmp_path / "unbroken/models/adversarial.pt"), weights(tmp_path / "broken/models/adversarial.pt")
     assert_same_state(a["generator"], b["generator"])
     assert_same_state(a["discriminator"], b["discriminator"])
+
+
+def test_regressor_gradient_trains_the_depth_regressor_alone(pretrained, tmp_path):
+    """adversarial_gradient: regressor: after one generator step the 2D module is exactly where the
+    Baseline's step takes it and the depth regressor is not; with "depth" L_adv reaches the 2D
+    module through the features the depth regressor reads."""
+    one = replace(ADV, iterations=1, lambda_=10.0, fake_2d="truth")
+    for name, options in {"base": replace(one, enabled=False), "depth": replace(one, adversarial_gradient="depth"),
+                          "regressor": replace(one, adversarial_gradient="regressor")}.items():
+        run_adversarial(pretrained, tmp_path / name, options=options)
+    base, depth, regressor = (weights(tmp_path / f"{name}/models/adversarial.pt")["generator"]
+                              for name in ("base", "depth", "regressor"))
+
+    def part(state, prefix):
+        return {k: v for k, v in state.items() if k.startswith(prefix)}
+
+    assert_same_state(part(regressor, "pose_2d."), part(base, "pose_2d."))
+    assert not all(torch.equal(base[k], depth[k]) for k in part(base, "pose_2d."))
+    moved = [k for k in part(base, "depth_regressor.") if not torch.equal(base[k], regressor[k])]
+    assert any(k.endswith("weight") for k in moved)
 
 
 def test_adversarial_term_on_wild_samples_only(pretrained, tmp_path, monkeypatch):

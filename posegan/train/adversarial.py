@@ -54,8 +54,11 @@ class AdversarialSettings(LoopSettings):
     discriminator that already knows real poses from its predictions; they draw their own
     minibatches, so the generator sees the same ones as the Baseline.
     adversarial_gradient: what of the generator's prediction the adversarial term of Eq. 5
-    moves: "pose" (the paper: heatmaps and depths) or "depth" (the heatmaps reach D detached,
-    so the 2D stays the 2D loss's alone and D can only reshape the depths).
+    moves: "pose" (the paper: heatmaps and depths), "depth" (the heatmaps reach D detached,
+    so D can only reshape the depths; its gradient still reaches the 2D module's features
+    through the depth regressor, which reads them) or "regressor" (as "depth", and L_adv's
+    gradient is taken with respect to the depth regressor's parameters alone, so it trains
+    the regressor and never the 2D module; L_pose trains both as before).
     fake_2d: the 2D joints of the fakes D judges: "predicted" (the paper: the generator's
     heatmaps) or "truth" (the ground-truth heatmaps of the sample, the prediction's only where
     a joint is not annotated, detached): each fake is then the true 2D pose with the
@@ -74,7 +77,7 @@ class AdversarialSettings(LoopSettings):
     lr_d: float = setting(1e-4, minimum=0)
     d_steps: int = setting(1, minimum=1)
     d_warmup: int = setting(0, minimum=0)
-    adversarial_gradient: Literal["pose", "depth"] = "pose"
+    adversarial_gradient: Literal["pose", "depth", "regressor"] = "pose"
     fake_2d: Literal["predicted", "truth"] = "predicted"
     adversarial_samples: Literal["all", "wild"] = "all"
 
@@ -148,6 +151,10 @@ def adversarial(settings: AdversarialSettings, discriminator_settings: Discrimin
         g_mask = discriminator.head_mask(is_lab, d_set.image_samples)
         if settings.adversarial_samples == "wild":
             g_mask = g_mask & ~is_lab[:, None]      # L_adv on the wild samples only
+    # adversarial_gradient: regressor: L_adv's gradient is taken for these parameters only.
+    adversarial_params = None
+    if enabled and settings.adversarial_gradient == "regressor":
+        adversarial_params = [p for p in generator.depth_regressor.parameters() if p.requires_grad]
 
     for step in range(start, warmup + settings.iterations):
         iteration = step - warmup             # the generator's iteration (negative in the D warm-up)
@@ -200,7 +207,7 @@ def adversarial(settings: AdversarialSettings, discriminator_settings: Discrimin
                 # The plain module, not its DDP wrapper: D is not updated here, so nothing to sync.
                 discriminator.requires_grad_(False)
                 heatmaps = judged_heatmaps
-                if settings.adversarial_gradient == "depth":
+                if settings.adversarial_gradient != "pose":
                     heatmaps = heatmaps.detach()      # the 2D module gets the pose loss only
                 with autocast(setup.device, setup.amp):
                     g_logits = d_forward(images, heatmaps, out.depth.float())
@@ -211,7 +218,11 @@ def adversarial(settings: AdversarialSettings, discriminator_settings: Discrimin
             else:
                 g_loss = p_loss.total
             session.check_finite(step, g_loss=g_loss)
-            optimizer_step(g_opt, g_scaler, g_loss)
+            if adversarial_params is None:
+                optimizer_step(g_opt, g_scaler, g_loss)
+            else:
+                adv_term = lam * adversarial_loss(g_logits, loss.reduction, d_set.objective, g_mask)
+                split_optimizer_step(g_opt, g_scaler, p_loss.total, adv_term, adversarial_params, setup.dist.enabled)
             logs.update(g_loss=g_loss.detach(), loss_pose=p_loss.total.detach(), loss_depth=p_loss.depth.detach())
         session.log(step, logs, time.perf_counter() - tic, validate if iteration >= 0 else None)
 
@@ -220,6 +231,29 @@ def adversarial(settings: AdversarialSettings, discriminator_settings: Discrimin
     metrics = session.finish(outputs.model_path, payload, outputs.metrics_path)
     setup.leave_process_group()
     return metrics
+
+
+def split_optimizer_step(optimizer: torch.optim.Optimizer, scaler: torch.amp.GradScaler, loss: torch.Tensor,
+                         restricted_loss: torch.Tensor, restricted_to: list[torch.Tensor],
+                         distributed: bool = False) -> None:
+    """One update on `loss + restricted_loss` in which `restricted_loss` moves only the parameters
+    `restricted_to` (`adversarial_gradient: regressor`: L_adv trains the depth regressor, not
+    the 2D module it reads). The restricted gradient is taken first with `torch.autograd.grad`,
+    which leaves .grad and data-parallel hooks alone, averaged over the ranks when distributed,
+    and added to the gradients of `loss` before the step."""
+    optimizer.zero_grad(set_to_none=True)
+    restricted = torch.autograd.grad(scaler.scale(restricted_loss), restricted_to, retain_graph=True,
+                                     allow_unused=True)
+    scaler.scale(loss).backward()
+    for param, grad in zip(restricted_to, restricted):
+        if grad is None:
+            continue
+        if distributed:
+            torch.distributed.all_reduce(grad)
+            grad /= torch.distributed.get_world_size()
+        param.grad = grad if param.grad is None else param.grad + grad
+    scaler.step(optimizer)
+    scaler.update()
 
 
 def fake_heatmaps_2d(predicted: torch.Tensor, batch: dict[str, torch.Tensor], fake_2d: str) -> torch.Tensor:
