@@ -155,7 +155,8 @@ def test_d_warmup_trains_d_first_and_keeps_the_generators_minibatches(pretrained
 
 @pytest.mark.parametrize("changes, adv_changes", [
     ({"heads": "per_source", "image_samples": "lab", "objective": "wasserstein", "gradient_penalty": 10.0}, {}),
-    ({"sources": ("geo", "kcs"), "pose_scale": "projected", "gradient_penalty": 1.0}, {"adversarial_gradient": "regressor"}),
+    ({"sources": ("geo", "kcs"), "pose_scale": "projected", "gradient_penalty": 1.0},
+     {"adversarial_gradient": "regressor"}),
     ({"sources": ("kcs",), "objective": "wasserstein", "gradient_penalty": 10.0}, {"fake_2d": "truth"}),
 ])
 def test_discriminator_options_train_and_resume(pretrained, tmp_path, monkeypatch, changes, adv_changes):

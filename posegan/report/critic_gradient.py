@@ -1,0 +1,93 @@
+"""Does the critic's gradient move the predicted depths towards the truth?
+
+Following a critic is a gradient step: on held-out samples with 3D labels, the direction in
+which L_adv alone moves a pose's predicted depths is minus its gradient with respect to them.
+If that direction carried information about the true depths it would point, on average, along
+the depth error (truth minus prediction); a critic that only knows what plausible poses look
+like need not: a bone of the right length can point towards the camera or away.
+
+- `descent_alignment`: how well one set of descent directions agrees with the depth errors.
+- `critic_depth_descent`: those directions for a generator and a trained discriminator on a
+  dataset, with the fakes built as the adversarial stage builds them.
+
+`scripts/critic_gradient.py` runs both on the validation splits with 3D labels for finished
+adversarial runs (docs/adversarial.md, round 6).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from posegan.data.dataset import PoseDataset
+from posegan.losses import Reduction, adversarial_loss
+from posegan.models import Generator, MultiSourceDiscriminator, normalize_images
+
+
+def descent_alignment(descent: np.ndarray, error: np.ndarray) -> dict[str, float]:
+    """Agreement of descent directions with depth errors, per sample and per joint.
+
+    descent: (N, P) the direction L_adv moves each sample's P depths (minus the gradient; any
+    unit). error: (N, P) true minus predicted depth (heatmap pixels). Samples whose descent or
+    error is all zero are left out (their direction is undefined).
+
+    Returns, over the samples left in:
+    - samples: how many;
+    - cosine: mean cosine between descent and error (1: straight towards the truth, 0: no
+      relation, -1: away from it);
+    - towards_truth: share of samples whose cosine is positive (a small step lowers their
+      squared depth error);
+    - joint_agreement: share of the joints, weighted by |error|, whose depth the descent
+      moves in the error's direction (0.5: chance).
+    """
+    descent, error = np.asarray(descent, np.float64), np.asarray(error, np.float64)
+    if descent.shape != error.shape or descent.ndim != 2:
+        raise ValueError(f"descent and error must both be (N, P), got {descent.shape} and {error.shape}")
+    d_norm, e_norm = np.linalg.norm(descent, axis=1), np.linalg.norm(error, axis=1)
+    keep = (d_norm > 0) & (e_norm > 0)
+    if not keep.any():
+        return {"samples": 0, "cosine": float("nan"), "towards_truth": float("nan"),
+                "joint_agreement": float("nan")}
+    descent, error = descent[keep], error[keep]
+    cosine = (descent * error).sum(axis=1) / (d_norm[keep] * e_norm[keep])
+    weight = np.abs(error)
+    agree = (np.sign(descent) == np.sign(error)) & (descent != 0)
+    return {"samples": int(keep.sum()), "cosine": float(cosine.mean()),
+            "towards_truth": float((cosine > 0).mean()),
+            "joint_agreement": float((weight * agree).sum() / weight.sum())}
+
+
+def critic_depth_descent(generator: Generator, discriminator: MultiSourceDiscriminator, dataset: PoseDataset,
+                         indices: np.ndarray, objective: str, fake_2d: str = "predicted",
+                         batch_size: int = 32) -> dict[str, np.ndarray]:
+    """The generator's predicted depths on `indices` of `dataset` and the direction L_adv moves them.
+
+    Both networks run in eval mode (no augmentation). Each fake is what the adversarial stage
+    shows D: the image, the last stack's heatmaps ("predicted") or the sample's ground-truth
+    heatmaps where annotated ("truth"), and the predicted depths. L_adv (Eq. 4, `objective`
+    "bce" or "wasserstein") is summed over the samples and D's heads, so each sample's
+    gradient is its own.
+
+    Returns float32 arrays: depth (n, P) predicted, heatmap pixels; true_depth (n, P);
+    descent (n, P) minus dL_adv/d depth.
+    """
+    generator.eval()
+    discriminator.eval()
+    out = {"depth": [], "true_depth": [], "descent": []}
+    for start in range(0, len(indices), batch_size):
+        batch = [dataset[int(i)] for i in indices[start:start + batch_size]]
+        images = normalize_images(torch.stack([torch.as_tensor(b["image"]) for b in batch]))
+        with torch.no_grad():
+            predicted = generator(images)
+        heatmaps = predicted.heatmaps[-1].float()
+        if fake_2d == "truth":
+            truth = torch.stack([torch.as_tensor(b["heatmaps"]) for b in batch])
+            annotated = torch.stack([torch.as_tensor(b["annotated"]) for b in batch]).to(torch.bool)
+            heatmaps = torch.where(annotated[..., None, None], truth, heatmaps)
+        depth = predicted.depth.float().detach().requires_grad_(True)
+        loss = adversarial_loss(discriminator(images, heatmaps, depth), Reduction.SUM, objective)
+        (gradient,) = torch.autograd.grad(loss, depth)
+        out["depth"].append(depth.detach().numpy())
+        out["true_depth"].append(np.stack([np.asarray(b["depth"]) for b in batch]))
+        out["descent"].append(-gradient.numpy())
+    return {key: np.concatenate(values).astype(np.float32) for key, values in out.items()}

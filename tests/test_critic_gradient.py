@@ -1,0 +1,84 @@
+import numpy as np
+import pytest
+import torch
+
+from fakes import write_fake_prepared
+from posegan.data.dataset import PoseDataset
+from posegan.models import Generator, MultiSourceDiscriminator
+from posegan.models.discriminator import DiscriminatorSettings
+from posegan.report.critic_gradient import critic_depth_descent, descent_alignment
+
+
+def test_descent_alignment_by_hand():
+    """Sample 1: descent (1, 0) along error (2, 0): cosine 1. Sample 2: descent (-1, -1) against
+    error (1, -1): cosine 0; its second joint agrees. Sample 3 has no error and is left out.
+    |error|-weighted agreement: (2 + 1) of (2 + 1 + 1)."""
+    descent = np.array([[1.0, 0.0], [-1.0, -1.0], [3.0, 1.0]])
+    error = np.array([[2.0, 0.0], [1.0, -1.0], [0.0, 0.0]])
+    result = descent_alignment(descent, error)
+    assert result["samples"] == 2
+    assert result["cosine"] == pytest.approx(0.5)
+    assert result["towards_truth"] == pytest.approx(0.5)
+    assert result["joint_agreement"] == pytest.approx(3 / 4)
+    assert descent_alignment(-descent[:1], error[:1])["cosine"] == pytest.approx(-1.0)
+    with pytest.raises(ValueError, match=r"\(N, P\)"):
+        descent_alignment(descent, error[:, :1])
+
+
+def test_critic_depth_descent_is_each_samples_own_gradient(tmp_path):
+    """The descent of a sample is minus the gradient of its own L_adv (D sees no other sample):
+    scored alone, a sample gets the row it gets in a batch; the true 2D changes the descent,
+    not the predicted depths."""
+    paths = write_fake_prepared(tmp_path, n=6, size=64)
+    dataset = PoseDataset(next(p for p in paths if p.name == "h36m_test.h5"))
+    torch.manual_seed(0)
+    generator = Generator(num_stacks=1, num_blocks=1, num_features=8)
+    settings = DiscriminatorSettings(sources=("kcs",), pose_scale="projected", embed_dim=8, hidden_dim=8)
+    discriminator = MultiSourceDiscriminator.build(settings, 16, dataset.image_size, dataset.heatmap_size)
+    indices = np.arange(5)
+    out = critic_depth_descent(generator, discriminator, dataset, indices, "wasserstein", batch_size=2)
+    assert out["descent"].shape == out["depth"].shape == out["true_depth"].shape == (5, 16)
+    assert np.abs(out["descent"]).sum() > 0
+    one = critic_depth_descent(generator, discriminator, dataset, indices[3:4], "wasserstein")
+    np.testing.assert_allclose(one["descent"], out["descent"][3:4], rtol=1e-4, atol=1e-5)
+    truth = critic_depth_descent(generator, discriminator, dataset, indices, "wasserstein", fake_2d="truth",
+                                 batch_size=2)
+    np.testing.assert_array_equal(truth["depth"], out["depth"])
+    assert not np.allclose(truth["descent"], out["descent"])
+
+
+def test_script_prints_one_row_per_run_and_validation_split(tmp_path):
+    import subprocess
+    import sys
+
+    import yaml
+
+    from fakes import REPO
+    from posegan.model_file import model_payload
+    from posegan.models.generator import ModelSettings
+
+    write_fake_prepared(tmp_path / "prepared", n=8, size=64)
+    params = yaml.safe_load((REPO / "params.yaml").read_text())
+    params["data"]["prepared_dir"] = "prepared"
+    params["discriminator"].update(sources=["kcs"], pose_scale="projected", objective="wasserstein")
+    params["adversarial"]["fake_2d"] = "truth"
+    run = tmp_path / "run"
+    (run / "models").mkdir(parents=True)
+    (run / "params.yaml").write_text(yaml.safe_dump(params))
+    settings = DiscriminatorSettings(sources=("kcs",), pose_scale="projected", objective="wasserstein",
+                                     embed_dim=params["discriminator"]["embed_dim"],
+                                     hidden_dim=params["discriminator"]["hidden_dim"])
+    model = ModelSettings(num_stacks=1, num_blocks=1, num_features=8)
+    torch.manual_seed(0)
+    discriminator = MultiSourceDiscriminator.build(settings, 16, 64, 16)
+    torch.save(model_payload(Generator.build(model), model, "adversarial", 1, 64, discriminator),
+               run / "models/adversarial.pt")
+    script = [sys.executable, str(REPO / "scripts/critic_gradient.py")]
+    result = subprocess.run(script + ["run", "--out", "t.csv"], capture_output=True, text=True, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert len(lines) == 2 and "joint_agreement" in lines[0] and "mpii_3d" in lines[1]  # the fake data's 3D split
+    assert (tmp_path / "t.csv").read_text().count("\n") == 2
+    torch.save(model_payload(Generator.build(model), model, "adversarial", 1, 64), run / "models/adversarial.pt")
+    baseline = subprocess.run(script + ["run"], capture_output=True, text=True, cwd=tmp_path)
+    assert baseline.returncode != 0 and "no discriminator" in baseline.stderr
