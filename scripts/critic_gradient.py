@@ -6,11 +6,11 @@ Each RUN_DIR is a finished adversarial run with a discriminator: `models/adversa
 generator and D at the end of training) and the `params.yaml` it ran with (as
 `scripts/screen_adversarial.py` writes them). On the validation splits with 3D labels (the
 cross-domain split and the wild validation set's evaluation-only 3D, where prepared), the fakes
-are built as the run built them (`adversarial.fake_2d`) and the direction in which L_adv alone
-moves each pose's predicted depths is compared with the depth error
-(`posegan/report/critic_gradient.py`): mean cosine, share of poses it moves towards the truth,
-and the |error|-weighted share of joints moved the right way (0.5 is chance). Only validation
-splits are read.
+are built as the run built them (`adversarial.fake_2d`) from the run's final generator (or the
+model file `--generator`), and the direction in which L_adv alone moves each pose's predicted
+depths is compared with the depth error (`posegan/report/critic_gradient.py`): mean cosine,
+share of poses it moves towards the truth, and the |error|-weighted share of joints moved the
+right way (0.5 is chance). Only validation splits are read.
 """
 
 from __future__ import annotations
@@ -40,8 +40,11 @@ from stages.cli import clear_errors  # noqa: E402
 @click.command()
 @click.argument("run_dirs", nargs=-1, required=True, type=click.Path(exists=True, file_okay=False))
 @click.option("--out", "out_path", default=None, help="also write the table here (CSV)")
+@click.option("--generator", "generator_path", default=None, type=click.Path(exists=True, dir_okay=False),
+              help="score this model file's predictions instead of each run's final generator (e.g. the "
+                   "pretrained model a D warm-up trained the critic against)")
 @clear_errors
-def main(run_dirs, out_path):
+def main(run_dirs, out_path, generator_path):
     torch.set_num_threads(1)
     rows = []
     for run_dir in map(Path, run_dirs):
@@ -53,7 +56,7 @@ def main(run_dirs, out_path):
         payload = read_model_file(model_path)
         if "discriminator" not in payload:
             raise click.UsageError(f"{model_path}: no discriminator in this model file (a Baseline run?)")
-        generator, _ = load_model(model_path, "cpu")
+        generator, _ = load_model(generator_path or model_path, "cpu")
         splits = {key: entry.path(prepared_dir) for key, entry in validation_sets().items()
                   if entry.has_3d and entry.path(prepared_dir).exists()}
         for key, path in splits.items():
@@ -65,7 +68,8 @@ def main(run_dirs, out_path):
             keep = dataset.labels["has_3d"].nonzero()[0]
             out = critic_depth_descent(generator, discriminator, dataset, keep, d_settings.objective,
                                        settings.fake_2d)
-            rows.append({"run": str(run_dir), "validation split of": key,
+            rows.append({"run": str(run_dir), "generator": "final" if generator_path is None else generator_path,
+                         "validation split of": key,
                          **descent_alignment(out["descent"], out["true_depth"] - out["depth"])})
     table = pd.DataFrame(rows)
     with pd.option_context("display.width", 200, "display.max_columns", 20, "display.precision", 3):

@@ -79,6 +79,13 @@ def test_script_prints_one_row_per_run_and_validation_split(tmp_path):
     lines = result.stdout.splitlines()
     assert len(lines) == 2 and "joint_agreement" in lines[0] and "mpii_3d" in lines[1]  # the fake data's 3D split
     assert (tmp_path / "t.csv").read_text().count("\n") == 2
+    other = tmp_path / "other.pt"
+    torch.manual_seed(1)
+    torch.save(model_payload(Generator.build(model), model, "pretrain_depth", 1, 64), other)
+    pretrained = subprocess.run(script + ["run", "--generator", str(other)], capture_output=True, text=True,
+                                cwd=tmp_path)
+    assert pretrained.returncode == 0, pretrained.stderr
+    assert "other.pt" in pretrained.stdout and pretrained.stdout.splitlines()[1] != lines[1]
     torch.save(model_payload(Generator.build(model), model, "adversarial", 1, 64), run / "models/adversarial.pt")
     baseline = subprocess.run(script + ["run"], capture_output=True, text=True, cwd=tmp_path)
     assert baseline.returncode != 0 and "no discriminator" in baseline.stderr
