@@ -183,24 +183,29 @@ def test_discriminator_options_train_and_resume(pretrained, tmp_path, monkeypatc
     assert_same_state(a["discriminator"], b["discriminator"])
 
 
-def test_regressor_gradient_trains_the_depth_regressor_alone(pretrained, tmp_path):
-    """adversarial_gradient: regressor: after one generator step the 2D module is exactly where the
-    Baseline's step takes it and the depth regressor is not; with "depth" L_adv reaches the 2D
-    module through the features the depth regressor reads."""
-    one = replace(ADV, iterations=1, lambda_=10.0, fake_2d="truth")
-    for name, options in {"base": replace(one, enabled=False), "depth": replace(one, adversarial_gradient="depth"),
-                          "regressor": replace(one, adversarial_gradient="regressor")}.items():
-        run_adversarial(pretrained, tmp_path / name, options=options)
-    base, depth, regressor = (weights(tmp_path / f"{name}/models/adversarial.pt")["generator"]
-                              for name in ("base", "depth", "regressor"))
+def test_adversarial_gradient_reaches_only_what_it_names(pretrained, tmp_path):
+    """After one generator step: with adversarial_gradient "regressor" the 2D module is exactly where
+    the Baseline's step takes it and the depth regressor is not; with "heatmaps" the other way
+    round; with "depth" L_adv reaches the 2D module through the features the depth regressor reads."""
+    one = replace(ADV, iterations=1, lambda_=10.0)
+    names = ("depth", "regressor", "heatmaps")
+    run_adversarial(pretrained, tmp_path / "base", options=replace(one, enabled=False))
+    for name in names:
+        run_adversarial(pretrained, tmp_path / name, options=replace(one, adversarial_gradient=name))
+    base = weights(tmp_path / "base/models/adversarial.pt")["generator"]
+    state = {name: weights(tmp_path / f"{name}/models/adversarial.pt")["generator"] for name in names}
 
-    def part(state, prefix):
-        return {k: v for k, v in state.items() if k.startswith(prefix)}
+    def part(weights_, prefix):
+        return {k: v for k, v in weights_.items() if k.startswith(prefix)}
 
-    assert_same_state(part(regressor, "pose_2d."), part(base, "pose_2d."))
-    assert not all(torch.equal(base[k], depth[k]) for k in part(base, "pose_2d."))
-    moved = [k for k in part(base, "depth_regressor.") if not torch.equal(base[k], regressor[k])]
-    assert any(k.endswith("weight") for k in moved)
+    def moved(name, prefix):
+        return any(not torch.equal(base[k], state[name][k]) for k in part(base, prefix) if k.endswith("weight"))
+
+    assert_same_state(part(state["regressor"], "pose_2d."), part(base, "pose_2d."))
+    assert moved("regressor", "depth_regressor.")
+    assert_same_state(part(state["heatmaps"], "depth_regressor."), part(base, "depth_regressor."))
+    assert moved("heatmaps", "pose_2d.")
+    assert moved("depth", "pose_2d.") and moved("depth", "depth_regressor.")
 
 
 def test_adversarial_term_on_wild_samples_only(pretrained, tmp_path, monkeypatch):

@@ -56,9 +56,11 @@ class AdversarialSettings(LoopSettings):
     adversarial_gradient: what of the generator's prediction the adversarial term of Eq. 5
     moves: "pose" (the paper: heatmaps and depths), "depth" (the heatmaps reach D detached,
     so D can only reshape the depths; its gradient still reaches the 2D module's features
-    through the depth regressor, which reads them) or "regressor" (as "depth", and L_adv's
+    through the depth regressor, which reads them), "regressor" (as "depth", and L_adv's
     gradient is taken with respect to the depth regressor's parameters alone, so it trains
-    the regressor and never the 2D module; L_pose trains both as before).
+    the regressor and never the 2D module; L_pose trains both as before) or "heatmaps" (the
+    depths reach D detached, so L_adv moves the 2D joints only and leaves the depths to the
+    3D loss).
     fake_2d: the 2D joints of the fakes D judges: "predicted" (the paper: the generator's
     heatmaps) or "truth" (the ground-truth heatmaps of the sample, the prediction's only where
     a joint is not annotated, detached): each fake is then the true 2D pose with the
@@ -77,7 +79,7 @@ class AdversarialSettings(LoopSettings):
     lr_d: float = setting(1e-4, minimum=0)
     d_steps: int = setting(1, minimum=1)
     d_warmup: int = setting(0, minimum=0)
-    adversarial_gradient: Literal["pose", "depth", "regressor"] = "pose"
+    adversarial_gradient: Literal["pose", "depth", "regressor", "heatmaps"] = "pose"
     fake_2d: Literal["predicted", "truth"] = "predicted"
     adversarial_samples: Literal["all", "wild"] = "all"
 
@@ -206,11 +208,13 @@ def adversarial(settings: AdversarialSettings, discriminator_settings: Discrimin
             if enabled:
                 # The plain module, not its DDP wrapper: D is not updated here, so nothing to sync.
                 discriminator.requires_grad_(False)
-                heatmaps = judged_heatmaps
-                if settings.adversarial_gradient != "pose":
-                    heatmaps = heatmaps.detach()      # the 2D module gets the pose loss only
+                heatmaps, depth = judged_heatmaps, out.depth.float()
+                if settings.adversarial_gradient in ("depth", "regressor"):
+                    heatmaps = heatmaps.detach()      # the 2D joints get the pose loss only
+                elif settings.adversarial_gradient == "heatmaps":
+                    depth = depth.detach()            # the depths get the pose loss only
                 with autocast(setup.device, setup.amp):
-                    g_logits = d_forward(images, heatmaps, out.depth.float())
+                    g_logits = d_forward(images, heatmaps, depth)
                 g_loss = generator_loss(g_logits, p_loss, lam, loss.reduction, d_set.objective, g_mask)
                 discriminator.requires_grad_(True)
                 logs["g_adv"] = adversarial_loss(g_logits.detach(), loss.reduction, d_set.objective, g_mask)
