@@ -22,6 +22,7 @@ import torch
 from posegan.data.dataset import PoseDataset
 from posegan.losses import Reduction, adversarial_loss
 from posegan.models import Generator, MultiSourceDiscriminator, normalize_images
+from posegan.train.adversarial import fake_heatmaps_2d
 
 
 def descent_alignment(descent: np.ndarray, error: np.ndarray) -> dict[str, float]:
@@ -63,8 +64,8 @@ def critic_depth_descent(generator: Generator, discriminator: MultiSourceDiscrim
     """The generator's predicted depths on `indices` of `dataset` and the direction L_adv moves them.
 
     Both networks run in eval mode (no augmentation). Each fake is what the adversarial stage
-    shows D: the image, the last stack's heatmaps ("predicted") or the sample's ground-truth
-    heatmaps where annotated ("truth"), and the predicted depths. L_adv (Eq. 4, `objective`
+    shows D (`fake_heatmaps_2d`): the image, the last stack's heatmaps ("predicted") or the
+    sample's ground-truth heatmaps where annotated ("truth"), and the predicted depths. L_adv (Eq. 4, `objective`
     "bce" or "wasserstein") is summed over the samples and D's heads, so each sample's
     gradient is its own.
 
@@ -73,21 +74,18 @@ def critic_depth_descent(generator: Generator, discriminator: MultiSourceDiscrim
     """
     generator.eval()
     discriminator.eval()
+    loader = torch.utils.data.DataLoader(torch.utils.data.Subset(dataset, np.asarray(indices).tolist()),
+                                         batch_size=batch_size, shuffle=False)
     out = {"depth": [], "true_depth": [], "descent": []}
-    for start in range(0, len(indices), batch_size):
-        batch = [dataset[int(i)] for i in indices[start:start + batch_size]]
-        images = normalize_images(torch.stack([torch.as_tensor(b["image"]) for b in batch]))
+    for batch in loader:
+        images = normalize_images(batch["image"])
         with torch.no_grad():
             predicted = generator(images)
-        heatmaps = predicted.heatmaps[-1].float()
-        if fake_2d == "truth":
-            truth = torch.stack([torch.as_tensor(b["heatmaps"]) for b in batch])
-            annotated = torch.stack([torch.as_tensor(b["annotated"]) for b in batch]).to(torch.bool)
-            heatmaps = torch.where(annotated[..., None, None], truth, heatmaps)
+        heatmaps = fake_heatmaps_2d(predicted.heatmaps[-1].float(), batch, fake_2d)
         depth = predicted.depth.float().detach().requires_grad_(True)
         loss = adversarial_loss(discriminator(images, heatmaps, depth), Reduction.SUM, objective)
         (gradient,) = torch.autograd.grad(loss, depth)
         out["depth"].append(depth.detach().numpy())
-        out["true_depth"].append(np.stack([np.asarray(b["depth"]) for b in batch]))
+        out["true_depth"].append(batch["depth"].numpy())
         out["descent"].append(-gradient.numpy())
     return {key: np.concatenate(values).astype(np.float32) for key, values in out.items()}
