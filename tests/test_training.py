@@ -208,17 +208,19 @@ def test_adversarial_gradient_reaches_only_what_it_names(pretrained, tmp_path):
     assert moved("depth", "pose_2d.") and moved("depth", "depth_regressor.")
 
 
-def test_adversarial_term_on_wild_samples_only(pretrained, tmp_path, monkeypatch):
-    """With adversarial_samples: wild the generator's L_adv judges the wild half of each minibatch
-    and no lab sample, while D still sees fakes from both domains."""
+@pytest.mark.parametrize("samples", ["wild", "lab"])
+def test_adversarial_term_on_one_domain_only(pretrained, tmp_path, monkeypatch, samples):
+    """With adversarial_samples: wild (lab) the generator's L_adv judges the wild (lab) half of
+    each minibatch and no sample of the other domain, while D still sees fakes from both."""
     masks = []
     original = adversarial_module.generator_loss
     monkeypatch.setattr(adversarial_module, "generator_loss",
                         lambda logits, p_loss, lam, reduction, objective, mask: masks.append(mask.clone())
                         or original(logits, p_loss, lam, reduction, objective, mask))
-    run_adversarial(pretrained, tmp_path, options=replace(ADV, adversarial_samples="wild"))
+    run_adversarial(pretrained, tmp_path, options=replace(ADV, adversarial_samples=samples))
     n_lab = ADV.batch_size // 2
-    assert masks and all(not m[:n_lab].any() and m[n_lab:].all() for m in masks)
+    judged, other = (slice(n_lab, None), slice(0, n_lab)) if samples == "wild" else (slice(0, n_lab), slice(n_lab, None))
+    assert masks and all(m[judged].all() and not m[other].any() for m in masks)
 
 
 def test_fix_2d_leaves_the_2d_module_unchanged(pretrained, tmp_path):

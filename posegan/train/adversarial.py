@@ -67,10 +67,13 @@ class AdversarialSettings(LoopSettings):
     generator's depths, so D learns how deep joints are given where they are, and L_adv
     reaches the depths only.
     adversarial_samples: the samples whose predictions L_adv judges in the generator update:
-    "all" (the paper: Eq. 5 on every sample of both domains) or "wild" (the 2D-labelled
+    "all" (the paper: Eq. 5 on every sample of both domains), "wild" (the 2D-labelled
     in-the-wild samples only, whose depths nothing else constrains; the lab samples keep their
-    3D loss alone). The loss is then a mean over the wild samples (twice each one's weight at
-    the default half-wild minibatch). D trains as before, on fakes from both domains.
+    3D loss alone) or "lab" (the lab samples only, whose predicted depths the 3D loss keeps near
+    the truth: with `adversarial_gradient: heatmaps` D's pull on their 2D joints cannot be a way
+    to make up for wrong depths, as it can on wild images). The loss is then a mean over those
+    samples (twice each one's weight at the default half-lab minibatch). D trains as before, on
+    fakes from both domains.
     """
 
     enabled: bool = True
@@ -81,7 +84,7 @@ class AdversarialSettings(LoopSettings):
     d_warmup: int = setting(0, minimum=0)
     adversarial_gradient: Literal["pose", "depth", "regressor", "heatmaps"] = "pose"
     fake_2d: Literal["predicted", "truth"] = "predicted"
-    adversarial_samples: Literal["all", "wild"] = "all"
+    adversarial_samples: Literal["all", "wild", "lab"] = "all"
 
 
 # Offset of the D warm-up's data stream from the training seed (its own minibatches, so that the
@@ -153,6 +156,8 @@ def adversarial(settings: AdversarialSettings, discriminator_settings: Discrimin
         g_mask = discriminator.head_mask(is_lab, d_set.image_samples)
         if settings.adversarial_samples == "wild":
             g_mask = g_mask & ~is_lab[:, None]      # L_adv on the wild samples only
+        elif settings.adversarial_samples == "lab":
+            g_mask = g_mask & is_lab[:, None]       # L_adv on the lab samples only
     # adversarial_gradient: regressor: L_adv's gradient is taken for these parameters only.
     adversarial_params = None
     if enabled and settings.adversarial_gradient == "regressor":
