@@ -1,6 +1,6 @@
-"""Does a trained critic's gradient move the predicted depths towards the truth?
+"""Does a trained critic's gradient move the predicted depths (or 2D joints) towards the truth?
 
-    python scripts/critic_gradient.py RUN_DIR [RUN_DIR ...] [--out table.csv]
+    python scripts/critic_gradient.py RUN_DIR [RUN_DIR ...] [--joints depth|2d] [--out table.csv]
 
 Each RUN_DIR is a finished adversarial run with a discriminator: `models/adversarial.pt` (the
 generator and D at the end of training) and the `params.yaml` it ran with (as
@@ -11,6 +11,12 @@ model file `--generator`), and the direction in which L_adv alone moves each pos
 depths is compared with the depth error (`posegan/report/critic_gradient.py`): mean cosine,
 share of poses it moves towards the truth, and the |error|-weighted share of joints moved the
 right way (0.5 is chance). Only validation splits are read.
+
+With `--joints 2d` the same is measured for the 2D joints (labelled joints only): the direction
+in which L_adv moves each predicted joint in the image against its 2D error, once with D shown
+the predicted depths (as in training) and once with the true depths, in two rows per split: if
+the critic's 2D pull points to the labelled 2D only when the depths are right, following it on
+images whose depths are wrong moves the 2D joints to make up for the depths (round 8).
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ import sys
 from pathlib import Path
 
 import click
+import numpy as np
 import pandas as pd
 import torch
 
@@ -32,7 +39,7 @@ from posegan.data.sets import validation_sets  # noqa: E402
 from posegan.model_file import load_model, read_model_file  # noqa: E402
 from posegan.models import MultiSourceDiscriminator  # noqa: E402
 from posegan.models.discriminator import DiscriminatorSettings  # noqa: E402
-from posegan.report.critic_gradient import critic_depth_descent, descent_alignment  # noqa: E402
+from posegan.report.critic_gradient import critic_2d_descent, critic_depth_descent, descent_alignment  # noqa: E402
 from posegan.train.adversarial import AdversarialSettings  # noqa: E402
 from stages.cli import clear_errors  # noqa: E402
 
@@ -43,8 +50,11 @@ from stages.cli import clear_errors  # noqa: E402
 @click.option("--generator", "generator_path", default=None, type=click.Path(exists=True, dir_okay=False),
               help="score this model file's predictions instead of each run's final generator (e.g. the "
                    "pretrained model a D warm-up trained the critic against)")
+@click.option("--joints", type=click.Choice(["depth", "2d"]), default="depth", show_default=True,
+              help="what the critic's descent is compared with: the depth errors, or the 2D errors (with D "
+                   "shown the predicted and the true depths)")
 @clear_errors
-def main(run_dirs, out_path, generator_path):
+def main(run_dirs, out_path, generator_path, joints):
     torch.set_num_threads(1)
     rows = []
     for run_dir in map(Path, run_dirs):
@@ -66,11 +76,19 @@ def main(run_dirs, out_path, generator_path):
                                                            dataset.heatmap_size)
             discriminator.load_state_dict(payload["discriminator"])
             keep = dataset.labels["has_3d"].nonzero()[0]
-            out = critic_depth_descent(generator, discriminator, dataset, keep, d_settings.objective,
-                                       settings.fake_2d)
-            rows.append({"run": str(run_dir), "generator": "final" if generator_path is None else generator_path,
-                         "validation split of": key,
-                         **descent_alignment(out["descent"], out["true_depth"] - out["depth"])})
+            row = {"run": str(run_dir), "generator": "final" if generator_path is None else generator_path,
+                   "validation split of": key}
+            if joints == "depth":
+                out = critic_depth_descent(generator, discriminator, dataset, keep, d_settings.objective,
+                                           settings.fake_2d)
+                rows.append({**row, **descent_alignment(out["descent"], out["true_depth"] - out["depth"])})
+                continue
+            for depths in ("predicted", "truth"):
+                out = critic_2d_descent(generator, discriminator, dataset, keep, d_settings.objective, depths)
+                labelled = out["annotated"][..., None]
+                descent = np.where(labelled, out["descent"], 0.0).reshape(len(keep), -1)
+                error = np.where(labelled, out["true_xy"] - out["xy"], 0.0).reshape(len(keep), -1)
+                rows.append({**row, "D sees depths": depths, **descent_alignment(descent, error)})
     table = pd.DataFrame(rows)
     with pd.option_context("display.width", 200, "display.max_columns", 20, "display.precision", 3):
         print(table.to_string(index=False))

@@ -6,7 +6,10 @@ from fakes import write_fake_prepared
 from posegan.data.dataset import PoseDataset
 from posegan.models import Generator, MultiSourceDiscriminator
 from posegan.models.discriminator import DiscriminatorSettings
-from posegan.report.critic_gradient import critic_depth_descent, descent_alignment
+from posegan.heatmaps import soft_argmax
+from posegan.losses import Reduction, adversarial_loss
+from posegan.models import normalize_images
+from posegan.report.critic_gradient import critic_2d_descent, critic_depth_descent, descent_alignment
 
 
 def test_descent_alignment_by_hand():
@@ -45,6 +48,49 @@ def test_critic_depth_descent_is_each_samples_own_gradient(tmp_path):
                                  batch_size=2)
     np.testing.assert_array_equal(truth["depth"], out["depth"])
     assert not np.allclose(truth["descent"], out["descent"])
+
+
+def test_critic_2d_descent_is_where_a_small_step_down_l_adv_moves_the_joints(tmp_path):
+    """A step of size eps down L_adv's heatmap gradient moves each joint by eps x its descent (to
+    first order); the descent is each sample's own; D shown the true depths gives the same joints
+    and another descent."""
+    paths = write_fake_prepared(tmp_path, n=6, size=64)
+    dataset = PoseDataset(next(p for p in paths if p.name == "h36m_test.h5"))
+    torch.manual_seed(0)
+    generator = Generator(num_stacks=1, num_blocks=1, num_features=8)
+    settings = DiscriminatorSettings(sources=("kcs",), pose_scale="projected", embed_dim=8, hidden_dim=8)
+    discriminator = MultiSourceDiscriminator.build(settings, 16, dataset.image_size, dataset.heatmap_size)
+    indices = np.arange(4)
+    out = critic_2d_descent(generator, discriminator, dataset, indices, "wasserstein", batch_size=2)
+    assert out["descent"].shape == out["xy"].shape == out["true_xy"].shape == (4, 16, 2)
+    assert out["annotated"].shape == (4, 16) and out["annotated"].dtype == bool
+    assert np.abs(out["descent"]).sum() > 0
+
+    items = [dataset[int(i)] for i in indices]
+    images = normalize_images(torch.stack([item["image"] for item in items]))
+    generator.eval()
+    discriminator.eval()
+    with torch.no_grad():
+        predicted = generator(images)
+    heatmaps = predicted.heatmaps[-1].float().requires_grad_(True)
+    loss = adversarial_loss(discriminator(images, heatmaps, predicted.depth), Reduction.SUM, "wasserstein")
+    (gradient,) = torch.autograd.grad(loss, heatmaps)
+    scale = float(np.abs(out["descent"]).max())
+    eps = 1e-2 / scale          # a step that moves the farthest-moving joint by 0.01 px
+    with torch.no_grad():
+        before = soft_argmax(heatmaps, discriminator.soft_argmax_window)
+        after = soft_argmax(heatmaps - eps * gradient, discriminator.soft_argmax_window)
+    np.testing.assert_allclose(before.numpy(), out["xy"], rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(((after - before) / eps).numpy(), out["descent"], rtol=0, atol=2e-2 * scale)
+
+    one = critic_2d_descent(generator, discriminator, dataset, indices[2:3], "wasserstein")
+    np.testing.assert_allclose(one["descent"], out["descent"][2:3], rtol=1e-4, atol=1e-5)
+    truth = critic_2d_descent(generator, discriminator, dataset, indices, "wasserstein", depths="truth",
+                              batch_size=2)
+    np.testing.assert_array_equal(truth["xy"], out["xy"])
+    assert not np.allclose(truth["descent"], out["descent"])
+    with pytest.raises(ValueError, match="depths"):
+        critic_2d_descent(generator, discriminator, dataset, indices, "wasserstein", depths="flat")
 
 
 def test_script_prints_one_row_per_run_and_validation_split(tmp_path):
@@ -86,6 +132,12 @@ def test_script_prints_one_row_per_run_and_validation_split(tmp_path):
                                 cwd=tmp_path)
     assert pretrained.returncode == 0, pretrained.stderr
     assert "other.pt" in pretrained.stdout and pretrained.stdout.splitlines()[1] != lines[1]
+    params["adversarial"]["fake_2d"] = "predicted"
+    (run / "params.yaml").write_text(yaml.safe_dump(params))
+    two_d = subprocess.run(script + ["run", "--joints", "2d"], capture_output=True, text=True, cwd=tmp_path)
+    assert two_d.returncode == 0, two_d.stderr
+    rows = two_d.stdout.splitlines()[1:]
+    assert len(rows) == 2 and "predicted" in rows[0] and "truth" in rows[1]
     torch.save(model_payload(Generator.build(model), model, "adversarial", 1, 64), run / "models/adversarial.pt")
     baseline = subprocess.run(script + ["run"], capture_output=True, text=True, cwd=tmp_path)
     assert baseline.returncode != 0 and "no discriminator" in baseline.stderr

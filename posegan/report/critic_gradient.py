@@ -9,9 +9,13 @@ like need not: a bone of the right length can point towards the camera or away.
 - `descent_alignment`: how well one set of descent directions agrees with the depth errors.
 - `critic_depth_descent`: those directions for a generator and a trained discriminator on a
   dataset, with the fakes built as the adversarial stage builds them.
+- `critic_2d_descent`: the same for the 2D joints: where L_adv alone moves each predicted joint
+  in the image (through the heatmaps and the soft-argmax D reads them with), with D shown the
+  predicted depths or the true ones, so that one sees whether the critic's 2D pull points to
+  the labelled 2D when the depths are right and away from it when they are not.
 
-`scripts/critic_gradient.py` runs both on the validation splits with 3D labels for finished
-adversarial runs (docs/adversarial.md, round 6).
+`scripts/critic_gradient.py` runs them on the validation splits with 3D labels for finished
+adversarial runs (docs/adversarial.md, rounds 6 and 8).
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ import numpy as np
 import torch
 
 from posegan.data.dataset import PoseDataset
+from posegan.heatmaps import soft_argmax
 from posegan.losses import Reduction, adversarial_loss
 from posegan.models import Generator, MultiSourceDiscriminator, normalize_images
 from posegan.train.adversarial import fake_heatmaps_2d
@@ -89,3 +94,42 @@ def critic_depth_descent(generator: Generator, discriminator: MultiSourceDiscrim
         out["true_depth"].append(batch["depth"].numpy())
         out["descent"].append(-gradient.numpy())
     return {key: np.concatenate(values).astype(np.float32) for key, values in out.items()}
+
+
+def critic_2d_descent(generator: Generator, discriminator: MultiSourceDiscriminator, dataset: PoseDataset,
+                      indices: np.ndarray, objective: str, depths: str = "predicted",
+                      batch_size: int = 32) -> dict[str, np.ndarray]:
+    """The generator's 2D joints on `indices` of `dataset` and the direction L_adv moves them.
+
+    Both networks run in eval mode. D is shown the image, the last stack's predicted heatmaps
+    and the predicted depths ("predicted", as in training) or the sample's true depths
+    ("truth"). The heatmaps' descent direction (minus dL_adv/d heatmaps, L_adv summed over the
+    samples and D's heads) is carried to the joints through the soft-argmax D reads them with:
+    the first-order change of each joint's (x, y) when the heatmaps take a unit step along it.
+
+    Returns float32 arrays: xy (n, P, 2) the soft-argmax joints, heatmap pixels; true_xy
+    (n, P, 2); descent (n, P, 2); and annotated (n, P) bool (where true_xy is a label).
+    """
+    if depths not in ("predicted", "truth"):
+        raise ValueError(f"depths must be 'predicted' or 'truth', got {depths!r}")
+    generator.eval()
+    discriminator.eval()
+    window = discriminator.soft_argmax_window
+    loader = torch.utils.data.DataLoader(torch.utils.data.Subset(dataset, np.asarray(indices).tolist()),
+                                         batch_size=batch_size, shuffle=False)
+    out = {"xy": [], "true_xy": [], "descent": [], "annotated": []}
+    for batch in loader:
+        images = normalize_images(batch["image"])
+        with torch.no_grad():
+            predicted = generator(images)
+        heatmaps = predicted.heatmaps[-1].float().detach().requires_grad_(True)
+        depth = predicted.depth.float() if depths == "predicted" else batch["depth"].float()
+        loss = adversarial_loss(discriminator(images, heatmaps, depth), Reduction.SUM, objective)
+        (gradient,) = torch.autograd.grad(loss, heatmaps)
+        xy, descent = torch.func.jvp(lambda maps: soft_argmax(maps, window), (heatmaps.detach(),), (-gradient,))
+        out["xy"].append(xy.numpy())
+        out["true_xy"].append(batch["joints_2d"].numpy())
+        out["descent"].append(descent.numpy())
+        out["annotated"].append(batch["annotated"].numpy().astype(bool))
+    return {key: np.concatenate(values).astype(bool if key == "annotated" else np.float32)
+            for key, values in out.items()}
