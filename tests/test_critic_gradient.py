@@ -28,38 +28,46 @@ def test_descent_alignment_by_hand():
         descent_alignment(descent, error[:, :1])
 
 
-def test_critic_depth_descent_is_each_samples_own_gradient(tmp_path):
-    """The descent of a sample is minus the gradient of its own L_adv (D sees no other sample):
-    scored alone, a sample gets the row it gets in a batch; the true 2D changes the descent,
-    not the predicted depths."""
+def tiny_critic_setup(tmp_path):
+    """Six fake lab test samples (64 px), a one-stack generator and a small kcs critic."""
     paths = write_fake_prepared(tmp_path, n=6, size=64)
     dataset = PoseDataset(next(p for p in paths if p.name == "h36m_test.h5"))
     torch.manual_seed(0)
     generator = Generator(num_stacks=1, num_blocks=1, num_features=8)
     settings = DiscriminatorSettings(sources=("kcs",), pose_scale="projected", embed_dim=8, hidden_dim=8)
     discriminator = MultiSourceDiscriminator.build(settings, 16, dataset.image_size, dataset.heatmap_size)
+    return dataset, generator, discriminator
+
+
+def own_rows_and_the_truth_moves_only_the_descent(probe, models_and_data, indices, out, truth_option, prediction):
+    """`probe` scored on the last index alone gives that index's row of `out` (a batch of 2); with
+    `truth_option` (D shown a true part of the pose) the `prediction` is the same and the descent
+    is not."""
+    one = probe(*models_and_data, indices[-1:], "wasserstein")
+    np.testing.assert_allclose(one["descent"], out["descent"][-1:], rtol=1e-4, atol=1e-5)
+    truth = probe(*models_and_data, indices, "wasserstein", batch_size=2, **truth_option)
+    np.testing.assert_array_equal(truth[prediction], out[prediction])
+    assert not np.allclose(truth["descent"], out["descent"])
+
+
+def test_critic_depth_descent_is_each_samples_own_gradient(tmp_path):
+    """The descent of a sample is minus the gradient of its own L_adv (D sees no other sample):
+    scored alone, a sample gets the row it gets in a batch; the true 2D changes the descent,
+    not the predicted depths."""
+    dataset, generator, discriminator = tiny_critic_setup(tmp_path)
     indices = np.arange(5)
     out = critic_depth_descent(generator, discriminator, dataset, indices, "wasserstein", batch_size=2)
     assert out["descent"].shape == out["depth"].shape == out["true_depth"].shape == (5, 16)
     assert np.abs(out["descent"]).sum() > 0
-    one = critic_depth_descent(generator, discriminator, dataset, indices[3:4], "wasserstein")
-    np.testing.assert_allclose(one["descent"], out["descent"][3:4], rtol=1e-4, atol=1e-5)
-    truth = critic_depth_descent(generator, discriminator, dataset, indices, "wasserstein", fake_2d="truth",
-                                 batch_size=2)
-    np.testing.assert_array_equal(truth["depth"], out["depth"])
-    assert not np.allclose(truth["descent"], out["descent"])
+    own_rows_and_the_truth_moves_only_the_descent(critic_depth_descent, (generator, discriminator, dataset),
+                                                  indices, out, {"fake_2d": "truth"}, "depth")
 
 
 def test_critic_2d_descent_is_where_a_small_step_down_l_adv_moves_the_joints(tmp_path):
     """A step of size eps down L_adv's heatmap gradient moves each joint by eps x its descent (to
     first order); the descent is each sample's own; D shown the true depths gives the same joints
     and another descent."""
-    paths = write_fake_prepared(tmp_path, n=6, size=64)
-    dataset = PoseDataset(next(p for p in paths if p.name == "h36m_test.h5"))
-    torch.manual_seed(0)
-    generator = Generator(num_stacks=1, num_blocks=1, num_features=8)
-    settings = DiscriminatorSettings(sources=("kcs",), pose_scale="projected", embed_dim=8, hidden_dim=8)
-    discriminator = MultiSourceDiscriminator.build(settings, 16, dataset.image_size, dataset.heatmap_size)
+    dataset, generator, discriminator = tiny_critic_setup(tmp_path)
     indices = np.arange(4)
     out = critic_2d_descent(generator, discriminator, dataset, indices, "wasserstein", batch_size=2)
     assert out["descent"].shape == out["xy"].shape == out["true_xy"].shape == (4, 16, 2)
@@ -83,12 +91,8 @@ def test_critic_2d_descent_is_where_a_small_step_down_l_adv_moves_the_joints(tmp
     np.testing.assert_allclose(before.numpy(), out["xy"], rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(((after - before) / eps).numpy(), out["descent"], rtol=0, atol=2e-2 * scale)
 
-    one = critic_2d_descent(generator, discriminator, dataset, indices[2:3], "wasserstein")
-    np.testing.assert_allclose(one["descent"], out["descent"][2:3], rtol=1e-4, atol=1e-5)
-    truth = critic_2d_descent(generator, discriminator, dataset, indices, "wasserstein", depths="truth",
-                              batch_size=2)
-    np.testing.assert_array_equal(truth["xy"], out["xy"])
-    assert not np.allclose(truth["descent"], out["descent"])
+    own_rows_and_the_truth_moves_only_the_descent(critic_2d_descent, (generator, discriminator, dataset),
+                                                  indices, out, {"depths": "truth"}, "xy")
     with pytest.raises(ValueError, match="depths"):
         critic_2d_descent(generator, discriminator, dataset, indices, "wasserstein", depths="flat")
 
