@@ -4,11 +4,10 @@ import torch
 
 from fakes import write_fake_prepared
 from posegan.data.dataset import PoseDataset
-from posegan.models import Generator, MultiSourceDiscriminator
-from posegan.models.discriminator import DiscriminatorSettings
 from posegan.heatmaps import soft_argmax
 from posegan.losses import Reduction, adversarial_loss
-from posegan.models import normalize_images
+from posegan.models import Generator, MultiSourceDiscriminator, normalize_images
+from posegan.models.discriminator import DiscriminatorSettings
 from posegan.report.critic_gradient import critic_2d_descent, critic_depth_descent, descent_alignment
 
 

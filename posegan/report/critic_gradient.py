@@ -6,7 +6,8 @@ If that direction carried information about the true depths it would point, on a
 the depth error (truth minus prediction); a critic that only knows what plausible poses look
 like need not: a bone of the right length can point towards the camera or away.
 
-- `descent_alignment`: how well one set of descent directions agrees with the depth errors.
+- `descent_alignment`: how well one set of descent directions agrees with the errors (of the
+  depths, or of the 2D coordinates).
 - `critic_depth_descent`: those directions for a generator and a trained discriminator on a
   dataset, with the fakes built as the adversarial stage builds them.
 - `critic_2d_descent`: the same for the 2D joints: where L_adv alone moves each predicted joint
@@ -31,11 +32,12 @@ from posegan.train.adversarial import fake_heatmaps_2d
 
 
 def descent_alignment(descent: np.ndarray, error: np.ndarray) -> dict[str, float]:
-    """Agreement of descent directions with depth errors, per sample and per joint.
+    """Agreement of descent directions with errors, per sample and per coordinate.
 
-    descent: (N, P) the direction L_adv moves each sample's P depths (minus the gradient; any
-    unit). error: (N, P) true minus predicted depth (heatmap pixels). Samples whose descent or
-    error is all zero are left out (their direction is undefined).
+    descent: (N, P) the direction L_adv moves each sample's P coordinates (its depths, or its
+    flattened 2D joints; minus the gradient; any unit). error: (N, P) true minus predicted
+    coordinate (heatmap pixels; 0 where there is no label). Samples whose descent or error is
+    all zero are left out (their direction is undefined).
 
     Returns, over the samples left in:
     - samples: how many;
@@ -63,6 +65,21 @@ def descent_alignment(descent: np.ndarray, error: np.ndarray) -> dict[str, float
             "joint_agreement": float((weight * agree).sum() / weight.sum())}
 
 
+def _predictions(generator: Generator, discriminator: MultiSourceDiscriminator, dataset: PoseDataset,
+                 indices: np.ndarray, batch_size: int):
+    """Both networks in eval mode; for each minibatch of `indices` (in order, no augmentation):
+    the batch, its normalised images and the generator's predictions (computed without grad)."""
+    generator.eval()
+    discriminator.eval()
+    loader = torch.utils.data.DataLoader(torch.utils.data.Subset(dataset, np.asarray(indices).tolist()),
+                                         batch_size=batch_size, shuffle=False)
+    for batch in loader:
+        images = normalize_images(batch["image"])
+        with torch.no_grad():
+            predicted = generator(images)
+        yield batch, images, predicted
+
+
 def critic_depth_descent(generator: Generator, discriminator: MultiSourceDiscriminator, dataset: PoseDataset,
                          indices: np.ndarray, objective: str, fake_2d: str = "predicted",
                          batch_size: int = 32) -> dict[str, np.ndarray]:
@@ -77,15 +94,8 @@ def critic_depth_descent(generator: Generator, discriminator: MultiSourceDiscrim
     Returns float32 arrays: depth (n, P) predicted, heatmap pixels; true_depth (n, P);
     descent (n, P) minus dL_adv/d depth.
     """
-    generator.eval()
-    discriminator.eval()
-    loader = torch.utils.data.DataLoader(torch.utils.data.Subset(dataset, np.asarray(indices).tolist()),
-                                         batch_size=batch_size, shuffle=False)
     out = {"depth": [], "true_depth": [], "descent": []}
-    for batch in loader:
-        images = normalize_images(batch["image"])
-        with torch.no_grad():
-            predicted = generator(images)
+    for batch, images, predicted in _predictions(generator, discriminator, dataset, indices, batch_size):
         heatmaps = fake_heatmaps_2d(predicted.heatmaps[-1].float(), batch, fake_2d)
         depth = predicted.depth.float().detach().requires_grad_(True)
         loss = adversarial_loss(discriminator(images, heatmaps, depth), Reduction.SUM, objective)
@@ -112,16 +122,9 @@ def critic_2d_descent(generator: Generator, discriminator: MultiSourceDiscrimina
     """
     if depths not in ("predicted", "truth"):
         raise ValueError(f"depths must be 'predicted' or 'truth', got {depths!r}")
-    generator.eval()
-    discriminator.eval()
     window = discriminator.soft_argmax_window
-    loader = torch.utils.data.DataLoader(torch.utils.data.Subset(dataset, np.asarray(indices).tolist()),
-                                         batch_size=batch_size, shuffle=False)
     out = {"xy": [], "true_xy": [], "descent": [], "annotated": []}
-    for batch in loader:
-        images = normalize_images(batch["image"])
-        with torch.no_grad():
-            predicted = generator(images)
+    for batch, images, predicted in _predictions(generator, discriminator, dataset, indices, batch_size):
         heatmaps = predicted.heatmaps[-1].float().detach().requires_grad_(True)
         depth = predicted.depth.float() if depths == "predicted" else batch["depth"].float()
         loss = adversarial_loss(discriminator(images, heatmaps, depth), Reduction.SUM, objective)

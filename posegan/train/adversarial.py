@@ -70,8 +70,7 @@ class AdversarialSettings(LoopSettings):
     "all" (the paper: Eq. 5 on every sample of both domains), "wild" (the 2D-labelled
     in-the-wild samples only, whose depths nothing else constrains; the lab samples keep their
     3D loss alone) or "lab" (the lab samples only, whose predicted depths the 3D loss keeps near
-    the truth: with `adversarial_gradient: heatmaps` D's pull on their 2D joints cannot be a way
-    to make up for wrong depths, as it can on wild images). The loss is then a mean over those
+    the truth; docs/adversarial.md, round 8, says what it does). The loss is then a mean over those
     samples (twice each one's weight at the default half-lab minibatch). D trains as before, on
     fakes from both domains.
     """
