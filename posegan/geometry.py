@@ -1,11 +1,15 @@
-"""Pose geometry: the paper's pairwise geometric descriptor (Eq. 1) and RepNet's kinematic chain space."""
+"""Pose geometry: the paper's pairwise geometric descriptor (Eq. 1), RepNet's kinematic chain space and
+the bones in the torso's frame."""
 
 from __future__ import annotations
 
 import torch
 from torch import Tensor
 
-from posegan.skeleton import BONE_CHILDREN, BONE_PARENTS, BONES
+from posegan.skeleton import BONE_CHILDREN, BONE_PARENTS, BONES, JOINT_NAMES
+
+_L_HIP, _R_HIP = JOINT_NAMES.index("l_hip"), JOINT_NAMES.index("r_hip")
+_PELVIS, _THORAX = JOINT_NAMES.index("pelvis"), JOINT_NAMES.index("thorax")
 
 
 def geometric_descriptor(joints: Tensor) -> Tensor:
@@ -56,3 +60,35 @@ def kinematic_chain_space(joints: Tensor) -> Tensor:
     gram = bones @ bones.transpose(-1, -2)
     rows, cols = torch.triu_indices(len(BONES), len(BONES), device=joints.device)
     return gram[..., rows, cols]
+
+
+def torso_frame(joints: Tensor, eps: float = 1e-6) -> Tensor:
+    """(..., P, 3) joints -> (..., 3, 3) the torso's orthonormal frame, its axes as columns.
+
+    left = l_hip - r_hip (normalised); up = thorax - pelvis, made orthogonal to left; forward =
+    left x up. The frame turns with the body, and its third axis follows the handedness of the
+    coordinates: in a mirror image of the pose it points the other way (a right-handed camera
+    frame gives the person's front for the synthetic people and the real skeletons alike only up
+    to that convention, which real and fake poses share). Differentiable away from a collapsed
+    torso (zero-length axes are clamped by eps).
+    """
+    left = joints[..., _L_HIP, :] - joints[..., _R_HIP, :]
+    left = left / left.norm(dim=-1, keepdim=True).clamp_min(eps)
+    up = joints[..., _THORAX, :] - joints[..., _PELVIS, :]
+    up = up - (up * left).sum(-1, keepdim=True) * left
+    up = up / up.norm(dim=-1, keepdim=True).clamp_min(eps)
+    forward = torch.linalg.cross(left, up, dim=-1)
+    return torch.stack([left, up, forward], dim=-1)
+
+
+def torso_frame_bones(joints: Tensor) -> Tensor:
+    """The 15 bones written in the torso's frame (`torso_frame`): (..., P, 3) -> (..., 15, 3).
+
+    Entry [..., k, :] is bone k of `skeleton.BONES` (child - parent) as (left, up, forward)
+    components, in the joints' unit. Unlike the kinematic chain space (a Gram matrix, the same for
+    a pose and its mirror image) this sees which side of the body a limb reaches to: a knee bent
+    forwards and one bent backwards by the same angle have the same KCS but shins whose forward
+    components differ in sign. It does not change when the whole pose turns (it cannot learn a
+    camera's view of the body). Differentiable.
+    """
+    return bone_vectors(joints) @ torso_frame(joints)

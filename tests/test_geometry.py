@@ -1,7 +1,8 @@
 import pytest
 import torch
 
-from posegan.geometry import bone_lengths, geometric_descriptor, kinematic_chain_space
+from posegan.geometry import (bone_lengths, geometric_descriptor, kinematic_chain_space, torso_frame,
+                              torso_frame_bones)
 
 
 def test_three_joint_case_worked_by_hand():
@@ -67,3 +68,55 @@ def test_bone_lengths_worked_by_hand():
     torch.testing.assert_close(bone_lengths(joints @ turn.T), expected)
     with pytest.raises(ValueError, match="must be"):
         bone_lengths(torch.zeros(16, 2))
+
+
+def _standing_pose() -> torch.Tensor:
+    """A person facing +z in a right-handed frame (x to the person's left, y up), knees bent: the
+    shins turn back (-z) from the knees, the forearms forward (+z) from the elbows."""
+    from posegan.skeleton import JOINT_NAMES
+
+    at = {"pelvis": (0, 0, 0), "r_hip": (-1, 0, 0), "l_hip": (1, 0, 0), "thorax": (0, 5, 0),
+          "upper_neck": (0, 6, 0), "head_top": (0, 7, 0), "r_shoulder": (-2, 5, 0), "l_shoulder": (2, 5, 0),
+          "r_elbow": (-2, 2, 0), "l_elbow": (2, 2, 0), "r_wrist": (-2, 2, 3), "l_wrist": (2, 2, 3),
+          "r_knee": (-1, -4, 1), "l_knee": (1, -4, 1), "r_ankle": (-1, -8, 0), "l_ankle": (1, -8, 0)}
+    return torch.tensor([at[name] for name in JOINT_NAMES], dtype=torch.float64)
+
+
+def test_torso_frame_worked_by_hand():
+    """The standing pose's frame is the coordinate axes (left = +x, up = +y, forward = +x cross +y
+    = +z), so each bone reads as its own vector; a tilted spine is made orthogonal to left."""
+    from posegan.skeleton import BONES, JOINT_NAMES
+
+    pose = _standing_pose()
+    torch.testing.assert_close(torso_frame(pose), torch.eye(3, dtype=torch.float64))
+    j = {name: i for i, name in enumerate(JOINT_NAMES)}
+    shin = BONES.index((j["r_knee"], j["r_ankle"]))
+    forearm = BONES.index((j["l_elbow"], j["l_wrist"]))
+    local = torso_frame_bones(pose)
+    assert local.shape == (15, 3)
+    assert local[shin].tolist() == [0.0, -4.0, -1.0] and local[forearm].tolist() == [0.0, 0.0, 3.0]
+    leaning = pose.clone()
+    leaning[j["thorax"]] = torch.tensor([1.0, 5.0, 0.0])      # spine leaning to the left: up stays +y
+    torch.testing.assert_close(torso_frame(leaning), torch.eye(3, dtype=torch.float64))
+
+
+def test_torso_frame_bones_see_a_mirror_image_that_the_kcs_does_not():
+    """Turning the pose changes nothing; mirroring it (z -> -z: every depth the other way) leaves
+    the KCS as it was but flips the forward component of every bone: the knees bend forwards."""
+    pose = _standing_pose()
+    angle = torch.tensor(0.7, dtype=torch.float64)
+    c, s = torch.cos(angle), torch.sin(angle)
+    turn = torch.tensor([[c, 0, s], [0, 1, 0], [-s, 0, c]], dtype=torch.float64) @ \
+        torch.tensor([[1, 0, 0], [0, c, -s], [0, s, c]], dtype=torch.float64)
+    torch.testing.assert_close(torso_frame_bones(pose @ turn.T + 3.0), torso_frame_bones(pose))
+    mirrored = pose * torch.tensor([1.0, 1.0, -1.0], dtype=torch.float64)
+    torch.testing.assert_close(kinematic_chain_space(mirrored), kinematic_chain_space(pose))
+    flipped = torso_frame_bones(pose) * torch.tensor([1.0, 1.0, -1.0], dtype=torch.float64)
+    torch.testing.assert_close(torso_frame_bones(mirrored), flipped)
+    assert not torch.allclose(torso_frame_bones(mirrored), torso_frame_bones(pose))
+
+
+def test_torso_frame_bones_gradients():
+    joints = (_standing_pose() + 0.1 * torch.randn(2, 16, 3, dtype=torch.float64,
+                                                    generator=torch.Generator().manual_seed(1))).requires_grad_(True)
+    assert torch.autograd.gradcheck(torso_frame_bones, (joints,))

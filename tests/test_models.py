@@ -188,7 +188,7 @@ def real_sample(b=2, size=64, seed=0):
     return images, heatmaps, depth, torch.from_numpy(joints)
 
 
-@pytest.mark.parametrize("sources", [["image"], ["geo"], ["maps"], ["kcs"], ["image", "geo"], ["image", "maps"],
+@pytest.mark.parametrize("sources", [["image"], ["geo"], ["maps"], ["kcs"], ["torso"], ["kcs", "torso"], ["image", "geo"], ["image", "maps"],
                                      ["geo", "maps"], "full", ["image", "geo", "maps", "kcs"]])
 @pytest.mark.parametrize("heads", ["joint", "per_source"])
 def test_each_source_subset_alone_and_together(sources, heads):

@@ -50,6 +50,11 @@ docs/adversarial.md says what each is for and what it measured):
   vectors B of the pose and their Gram matrix B B^T (squared bone lengths on the diagonal,
   the products that give the angles between bones off it), upper triangle, through an MLP
   like the geo branch's;
+- source "torso": the 15 bone vectors in the torso's own frame (left = l_hip - r_hip, up = thorax
+  - pelvis, forward = left x up; `posegan.geometry.torso_frame_bones`), through an MLP like the
+  geo branch's. Like the KCS it does not see the camera's view of the body; unlike the KCS it is
+  not blind to mirror images, so it can tell a knee or elbow bent the wrong way, i.e. a limb
+  whose depth points the wrong way (round 9);
 - source "bones": the 15 bone lengths alone (the KCS diagonal, unsquared), through an MLP like
   the geo branch's. With pose_scale "body" these are the body's proportions: they say nothing
   about the pose, so a critic on them judges anatomy (symmetric limbs, a forearm shorter than an
@@ -87,7 +92,7 @@ from typing import Any, Literal
 import torch
 from torch import Tensor, nn
 
-from posegan.geometry import bone_lengths, geometric_descriptor, kinematic_chain_space
+from posegan.geometry import bone_lengths, geometric_descriptor, kinematic_chain_space, torso_frame_bones
 from posegan.heatmaps import soft_argmax
 from posegan.settings import setting
 from posegan.skeleton import BONES, ROOT
@@ -97,11 +102,11 @@ POSE_SCALES = ("heatmap", "body", "crop", "projected")
 HEADS = ("joint", "per_source")
 IMAGE_SAMPLES = ("all", "lab")
 
-SOURCES: tuple[str, ...] = ("image", "geo", "maps", "kcs", "bones")
+SOURCES: tuple[str, ...] = ("image", "geo", "maps", "kcs", "torso", "bones")
 # The sources that see the pose (everything but the image).
-POSE_SOURCES: tuple[str, ...] = ("geo", "maps", "kcs", "bones")
+POSE_SOURCES: tuple[str, ...] = ("geo", "maps", "kcs", "torso", "bones")
 # The pose sources computed from the (scaled) soft-argmax joints and depths.
-SKELETON_SOURCES: tuple[str, ...] = ("geo", "kcs", "bones")
+SKELETON_SOURCES: tuple[str, ...] = ("geo", "kcs", "torso", "bones")
 VARIANTS: dict[str, tuple[str, ...]] = {
     "map": ("image", "maps"),
     "geo": ("image", "geo"),
@@ -110,15 +115,15 @@ VARIANTS: dict[str, tuple[str, ...]] = {
 
 
 def parse_sources(value) -> tuple[str, ...]:
-    """`discriminator.sources` -> the sources, in the canonical order (image, geo, maps, kcs, bones).
+    """`discriminator.sources` -> the sources, in the canonical order (image, geo, maps, kcs, torso, bones).
 
     A paper variant name: "map" -> (image, maps), "geo" -> (image, geo), "full" -> all
     three of the paper's sources. Otherwise source names: a list/tuple, or a comma-separated
     string ("geo,maps"); a single source name that is not a variant name, e.g. "maps", is
     that source alone; "[geo]" or "[image, geo]" (a list written as a string) is that list.
     Note that the string "geo" is the variant (image + geo); the geometric descriptor
-    alone is ["geo"] (or "geo,"). "kcs" (the kinematic chain space) and "bones" (the bone
-    lengths) are additions to the paper's three.
+    alone is ["geo"] (or "geo,"). "kcs" (the kinematic chain space), "torso" (the bones in the
+    torso's frame) and "bones" (the bone lengths) are additions to the paper's three.
     """
     if isinstance(value, str):
         text = value.strip().lower()
@@ -279,6 +284,8 @@ class MultiSourceDiscriminator(nn.Module):
         if "kcs" in self.sources:
             bones = len(BONES)
             self.branches["kcs"] = _mlp_encoder(bones * (bones + 1) // 2, embed_dim)
+        if "torso" in self.sources:
+            self.branches["torso"] = _mlp_encoder(3 * len(BONES), embed_dim)
         if "bones" in self.sources:
             self.branches["bones"] = _mlp_encoder(len(BONES), embed_dim)
         pose_sources = [s for s in self.sources if s in POSE_SOURCES]
@@ -334,6 +341,8 @@ class MultiSourceDiscriminator(nn.Module):
                 encoded["geo"] = geometric_descriptor(pose)
             if "kcs" in self.sources:
                 encoded["kcs"] = kinematic_chain_space(pose)
+            if "torso" in self.sources:
+                encoded["torso"] = torso_frame_bones(pose)
             if "bones" in self.sources:
                 encoded["bones"] = bone_lengths(pose)
         if "maps" in self.sources:
