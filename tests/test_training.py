@@ -158,6 +158,7 @@ def test_d_warmup_trains_d_first_and_keeps_the_generators_minibatches(pretrained
     ({"sources": ("geo", "kcs"), "pose_scale": "projected", "gradient_penalty": 1.0},
      {"adversarial_gradient": "regressor"}),
     ({"sources": ("kcs",), "objective": "wasserstein", "gradient_penalty": 10.0}, {"fake_2d": "truth"}),
+    ({"sources": ("kcs",), "objective": "wasserstein"}, {"conflict": "project", "adversarial_gradient": "heatmaps"}),
 ])
 def test_discriminator_options_train_and_resume(pretrained, tmp_path, monkeypatch, changes, adv_changes):
     """The options beyond the paper run end to end, and a killed run resumes to the same weights."""
@@ -181,6 +182,37 @@ def test_discriminator_options_train_and_resume(pretrained, tmp_path, monkeypatc
     a, b = weights(tmp_path / "unbroken/models/adversarial.pt"), weights(tmp_path / "broken/models/adversarial.pt")
     assert_same_state(a["generator"], b["generator"])
     assert_same_state(a["discriminator"], b["discriminator"])
+
+
+@pytest.mark.parametrize("project, adv_grad, step, cosine", [
+    # L_pose = w . (1, 0), L_adv = w . (-1, 1): dot -1, cosine -1 / sqrt 2. Added as it is, the
+    # step is (1, 0) + (-1, 1) = (0, 1); projected, L_adv's gradient loses -1 x (1, 0): (0, 1),
+    # and the step is (1, 1).
+    (False, (-1.0, 1.0), (0.0, 1.0), -0.5 ** 0.5),
+    (True, (-1.0, 1.0), (1.0, 1.0), -0.5 ** 0.5),
+    # L_adv = w . (1, 1): no conflict (cosine 1 / sqrt 2), nothing removed.
+    (True, (1.0, 1.0), (2.0, 1.0), 0.5 ** 0.5),
+])
+def test_conflict_projection_by_hand(project, adv_grad, step, cosine):
+    w = torch.nn.Parameter(torch.zeros(2))
+    optimizer = torch.optim.SGD([w], lr=1.0)
+    scaler = torch.amp.GradScaler("cpu", enabled=False)
+    found = adversarial_module.split_optimizer_step(optimizer, scaler, w @ torch.tensor([1.0, 0.0]),
+                                                    w @ torch.tensor(adv_grad), [w], project_conflict=project)
+    assert w.detach().tolist() == pytest.approx([-x for x in step])
+    assert float(found) == pytest.approx(cosine)
+
+
+def test_conflict_project_changes_the_generator_step(pretrained, tmp_path):
+    """One generator step at a large lambda: projected, the generator ends elsewhere than with
+    L_adv added as it is, and it logs the cosine of the two gradients."""
+    one = replace(ADV, iterations=1, lambda_=10.0)
+    run_adversarial(pretrained, tmp_path / "add", options=one)
+    metrics = run_adversarial(pretrained, tmp_path / "project", options=replace(one, conflict="project"))
+    assert -1.0 <= metrics["final_adv_pose_cosine"] <= 1.0
+    added = weights(tmp_path / "add/models/adversarial.pt")["generator"]
+    projected = weights(tmp_path / "project/models/adversarial.pt")["generator"]
+    assert any(not torch.equal(added[k], projected[k]) for k in added if k.endswith("weight"))
 
 
 def test_adversarial_gradient_reaches_only_what_it_names(pretrained, tmp_path):
@@ -294,10 +326,11 @@ def test_settings_name_the_bad_key():
     adversarial_settings = build(AdversarialSettings, {**complete, "enabled": True, "init": "pretrain_2d",
                                                        "lambda": 0.01, "lr_d": 1e-4, "d_steps": 1, "d_warmup": 0,
                                                        "adversarial_gradient": "pose", "fake_2d": "truth",
-                                                       "adversarial_samples": "wild"},
+                                                       "adversarial_samples": "wild", "conflict": "project"},
                                  "adversarial", "params.yaml")
     assert adversarial_settings.lambda_ == 0.01 and adversarial_settings.init == "pretrain_2d"
     assert adversarial_settings.fake_2d == "truth" and adversarial_settings.adversarial_samples == "wild"
+    assert adversarial_settings.conflict == "project"
 
 
 def test_step_decay_is_a_function_of_the_iteration():

@@ -66,6 +66,7 @@ OPTION_DEFAULTS: dict[str, Any] = {
     "adversarial.adversarial_gradient": "pose",
     "adversarial.fake_2d": "predicted",
     "adversarial.adversarial_samples": "all",
+    "adversarial.conflict": "add",
 }
 SCHEDULE_DEFAULTS: dict[str, Any] = {
     "adversarial.iterations": 500,
@@ -124,6 +125,8 @@ def _option_label(key: str, value: Any) -> str:
         return f"fakes with {value} 2D"
     if key == "adversarial.adversarial_samples":
         return f"L_adv on {value} samples"
+    if key == "adversarial.conflict":
+        return "L_adv projected off L_pose" if value == "project" else f"conflict {value}"
     if key == "adversarial.iterations":
         return f"{int(value)} it"
     return f"{short.replace('_', ' ')} {value}"

@@ -73,6 +73,13 @@ class AdversarialSettings(LoopSettings):
     the truth; docs/adversarial.md, round 8, says what it does). The loss is then a mean over those
     samples (twice each one's weight at the default half-lab minibatch). D trains as before, on
     fakes from both domains.
+    conflict: what the generator update does where L_adv's gradient (with respect to the
+    parameters it reaches) points against L_pose's: "add" (the paper: the gradient of Eq. 5 as
+    it is) or "project" (that gradient's component along L_pose's gradient is removed when their
+    dot product is negative, so that to first order L_adv cannot raise L_pose; gradient surgery,
+    Yu et al. 2020, "PCGrad"): the pull of the critic is kept to the directions in which the
+    labels of the minibatch do not say otherwise. The step then logs the two gradients' cosine
+    before the projection (`adv_pose_cosine`), as it does with `adversarial_gradient: regressor`.
     """
 
     enabled: bool = True
@@ -84,6 +91,7 @@ class AdversarialSettings(LoopSettings):
     adversarial_gradient: Literal["pose", "depth", "regressor", "heatmaps"] = "pose"
     fake_2d: Literal["predicted", "truth"] = "predicted"
     adversarial_samples: Literal["all", "wild", "lab"] = "all"
+    conflict: Literal["add", "project"] = "add"
 
 
 # Offset of the D warm-up's data stream from the training seed (its own minibatches, so that the
@@ -158,9 +166,12 @@ def adversarial(settings: AdversarialSettings, discriminator_settings: Discrimin
         elif settings.adversarial_samples == "lab":
             g_mask = g_mask & is_lab[:, None]       # L_adv on the lab samples only
     # adversarial_gradient: regressor: L_adv's gradient is taken for these parameters only.
+    # conflict: project: L_adv's gradient is taken apart from L_pose's, for every parameter it can reach.
     adversarial_params = None
     if enabled and settings.adversarial_gradient == "regressor":
         adversarial_params = [p for p in generator.depth_regressor.parameters() if p.requires_grad]
+    elif enabled and settings.conflict == "project":
+        adversarial_params = [p for p in generator.parameters() if p.requires_grad]
 
     for step in range(start, warmup + settings.iterations):
         iteration = step - warmup             # the generator's iteration (negative in the D warm-up)
@@ -230,7 +241,9 @@ def adversarial(settings: AdversarialSettings, discriminator_settings: Discrimin
                 optimizer_step(g_opt, g_scaler, g_loss)
             else:
                 adv_term = lam * adversarial_loss(g_logits, loss.reduction, d_set.objective, g_mask)
-                split_optimizer_step(g_opt, g_scaler, p_loss.total, adv_term, adversarial_params, setup.dist.enabled)
+                logs["adv_pose_cosine"] = split_optimizer_step(
+                    g_opt, g_scaler, p_loss.total, adv_term, adversarial_params, setup.dist.enabled,
+                    project_conflict=settings.conflict == "project")
             logs.update(g_loss=g_loss.detach(), loss_pose=p_loss.total.detach(), loss_depth=p_loss.depth.detach())
         session.log(step, logs, time.perf_counter() - tic, validate if iteration >= 0 else None)
 
@@ -243,25 +256,42 @@ def adversarial(settings: AdversarialSettings, discriminator_settings: Discrimin
 
 def split_optimizer_step(optimizer: torch.optim.Optimizer, scaler: torch.amp.GradScaler, loss: torch.Tensor,
                          restricted_loss: torch.Tensor, restricted_to: list[torch.Tensor],
-                         distributed: bool = False) -> None:
+                         distributed: bool = False, project_conflict: bool = False) -> torch.Tensor:
     """One update on `loss + restricted_loss` in which `restricted_loss` moves only the parameters
     `restricted_to` (`adversarial_gradient: regressor`: L_adv trains the depth regressor, not
-    the 2D module it reads). The restricted gradient is taken first with `torch.autograd.grad`,
-    which leaves .grad and data-parallel hooks alone, averaged over the ranks when distributed,
-    and added to the gradients of `loss` before the step."""
+    the 2D module it reads; `conflict: project`: every trainable parameter). The restricted
+    gradient is taken first with `torch.autograd.grad`, which leaves .grad and data-parallel hooks
+    alone, averaged over the ranks when distributed, and added to the gradients of `loss` before
+    the step. With `project_conflict`, where the two gradients (over `restricted_to`, as vectors)
+    have a negative dot product, the restricted one loses its component along the other's first.
+    Returns their cosine before any projection (0 where either is zero)."""
     optimizer.zero_grad(set_to_none=True)
     restricted = torch.autograd.grad(scaler.scale(restricted_loss), restricted_to, retain_graph=True,
                                      allow_unused=True)
     scaler.scale(loss).backward()
+    pairs = []
     for param, grad in zip(restricted_to, restricted):
         if grad is None:
             continue
         if distributed:
             torch.distributed.all_reduce(grad)
             grad /= torch.distributed.get_world_size()
+        pairs.append((param, grad))
+    # The common loss scale cancels in the cosine and in the projection's coefficient.
+    zero = torch.zeros((), device=loss.device)
+    dot = sum(((g * p.grad).sum() for p, g in pairs if p.grad is not None), zero)
+    main_sq = sum(((p.grad * p.grad).sum() for p, _ in pairs if p.grad is not None), zero)
+    restricted_sq = sum(((g * g).sum() for _, g in pairs), zero)
+    norms = (main_sq * restricted_sq).sqrt()
+    cosine = torch.where(norms > 0, dot / norms.clamp_min(1e-30), zero)
+    coefficient = dot / main_sq if project_conflict and dot < 0 and main_sq > 0 else None
+    for param, grad in pairs:
+        if coefficient is not None and param.grad is not None:
+            grad = grad - coefficient * param.grad
         param.grad = grad if param.grad is None else param.grad + grad
     scaler.step(optimizer)
     scaler.update()
+    return cosine.detach()
 
 
 def fake_heatmaps_2d(predicted: torch.Tensor, batch: dict[str, torch.Tensor], fake_2d: str) -> torch.Tensor:
