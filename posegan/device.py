@@ -32,14 +32,15 @@ class RuntimeSettings:
 
     device: the torch.device to run on, resolved from the file's "auto" (CUDA when available),
     "cpu", "cuda" or "cuda:N" by `resolve_device` as the section is read. amp: mixed precision,
-    false, fp16 (true means fp16; CUDA only) or bf16. threads: torch CPU threads per process
+    false, fp16 (true means fp16; CUDA only) or bf16 (the default; on a CPU
+    without native bfloat16 instructions autocast emulates it and is slower: use false there). threads: torch CPU threads per process
     (0: torch's default). compile: `torch.compile` the training networks, false, true (mode
     "default"), or a mode: "default", "reduce-overhead" (CUDA graphs), "max-autotune".
     """
 
     device: torch.device = setting(default_factory=lambda: resolve_device("auto"),
                                    parse=lambda name: resolve_device(name))
-    amp: bool | Literal["fp16", "bf16"] = False
+    amp: bool | Literal["fp16", "bf16"] = "bf16"
     threads: int = setting(0, minimum=0)
     compile: bool | Literal["default", "reduce-overhead", "max-autotune"] = setting(False, optional=True)
 

@@ -30,7 +30,7 @@ ADV = AdversarialSettings(**vars(SETTINGS), enabled=True, init="pretrain_depth",
 
 def job(root, stage, model=MODEL, fingerprint="fp"):
     """The TrainingRun of `stage` on the fake data under `root` (CPU, the default loss)."""
-    return TrainingRun(model=model, runtime=RuntimeSettings(device=torch.device("cpu")), loss=LossSettings(),
+    return TrainingRun(model=model, runtime=RuntimeSettings(device=torch.device("cpu"), amp=False), loss=LossSettings(),
                        prepared_dir=Path(root) / "prepared", seed=0,
                        outputs=StageOutputs.for_stage(stage, root), fingerprint=fingerprint, progress=False)
 
