@@ -6,7 +6,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from posegan.skeleton import BONE_CHILDREN, BONE_PARENTS, BONES, JOINT_NAMES
+from posegan.skeleton import BONE_CHILDREN, BONE_PARENTS, BONES, JOINT_NAMES, SYMMETRIC_BONES
 
 _L_HIP, _R_HIP = JOINT_NAMES.index("l_hip"), JOINT_NAMES.index("r_hip")
 _PELVIS, _THORAX = JOINT_NAMES.index("pelvis"), JOINT_NAMES.index("thorax")
@@ -46,6 +46,22 @@ def bone_lengths(joints: Tensor) -> Tensor:
     nothing about how the bones are posed. Differentiable.
     """
     return bone_vectors(joints).norm(dim=-1)
+
+
+def limb_asymmetry(joints: Tensor) -> Tensor:
+    """(..., P, 3) joints, any unit -> (..., 6) right minus left length of each left/right bone
+    pair of `skeleton.SYMMETRIC_BONES` (shin, thigh, forearm, upper arm, hip, shoulder), same
+    unit. Differentiable; 0 for a symmetric body (the torch twin of `posegan.plausibility`'s
+    measure, which is in mm and takes the absolute value)."""
+    if not isinstance(joints, Tensor):
+        raise TypeError(f"joints must be a torch tensor, got {type(joints).__name__}")
+    if joints.ndim < 2 or joints.shape[-1] != 3:
+        raise ValueError(f"joints must be (..., P, 3), got shape {tuple(joints.shape)}")
+    def lengths(bones: list[tuple[int, int]]) -> Tensor:
+        parents, children = [p for p, _ in bones], [c for _, c in bones]
+        return (joints[..., children, :] - joints[..., parents, :]).norm(dim=-1)
+
+    return lengths([right for right, _ in SYMMETRIC_BONES.values()]) - lengths([left for _, left in SYMMETRIC_BONES.values()])
 
 
 def kinematic_chain_space(joints: Tensor) -> Tensor:

@@ -38,6 +38,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from posegan.geometry import limb_asymmetry
 from posegan.settings import setting
 
 
@@ -250,6 +251,22 @@ def adversarial_share(lam: float, adv_loss: Tensor | float, pose_loss_total: Ten
         return torch.where(pose > 0, lam * adv / pose.clamp_min(torch.finfo(torch.float32).tiny), torch.zeros_like(pose))
     pose = float(pose_loss_total)
     return lam * float(adv_loss) / pose if pose > 0 else 0.0
+
+
+def symmetry_penalty(joints: Tensor, mask: Tensor | None = None) -> Tensor:
+    """The hand-coded symmetry rule (`adversarial.symmetry_weight`, a control beyond the paper):
+    for each pose the mean, over the six left/right bone pairs, of the squared difference of
+    their lengths (`geometry.limb_asymmetry`), then the mean over the poses that `mask` (B,)
+    selects (all when None; 0 when it selects none).
+
+    joints: (B, P, 3) predicted poses, x, y and depth in one unit (heatmap pixels in the
+    adversarial stage). Returns a scalar in that unit squared. Unlike a critic it knows exactly
+    what a symmetric body is and nothing else about poses."""
+    per_pose = limb_asymmetry(joints).square().mean(dim=-1)
+    if mask is None:
+        return per_pose.mean()
+    mask = mask.to(per_pose.dtype)
+    return (per_pose * mask).sum() / mask.sum().clamp_min(1)
 
 
 def _head_gradient_norms(score: Callable[[dict[str, Tensor]], Tensor], inputs: dict[str, Tensor]) -> Tensor:

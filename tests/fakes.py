@@ -77,7 +77,7 @@ def tiny_params(iterations: int, val_every: int, checkpoint_every: int, num_feat
         "adversarial": {**loop, "enabled": True, "init": "pretrain_depth", "lambda": adversarial_lambda,
                         "lr_d": 1e-3, "d_steps": 1, "d_warmup": 0, "adversarial_gradient": "pose",
                         "fake_2d": "predicted", "adversarial_samples": "all",
-                        "conflict": "add"},
+                        "conflict": "add", "symmetry_weight": 0.0},
         "evaluate": {"batch_size": 4, "workers": 0, "max_samples": None, "pck_threshold": 150.0,
                      "pckh_threshold": 0.5},
         "tables": {"figure_samples": 4},

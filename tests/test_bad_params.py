@@ -67,6 +67,7 @@ CASES = [
     ("adversarial", "adversarial.lambda", MISSING, "adversarial.lambda is missing"),
     ("adversarial", "adversarial.enabled", "yes", "adversarial.enabled must be true or false, got 'yes'"),
     ("adversarial", "adversarial.lambda", -1e-4, "adversarial.lambda must be >= 0, got -0.0001"),
+    ("adversarial", "adversarial.symmetry_weight", -1.0, "adversarial.symmetry_weight must be >= 0, got -1.0"),
     ("adversarial", "adversarial.init", "scratch", "adversarial.init must be one of pretrain_depth, pretrain_2d"),
     ("evaluate", "evaluate.metric", "x", "unknown key evaluate.metric"),
     ("evaluate", "evaluate.batch_size", MISSING, "evaluate.batch_size is missing"),

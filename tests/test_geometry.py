@@ -1,8 +1,8 @@
 import pytest
 import torch
 
-from posegan.geometry import (bone_lengths, geometric_descriptor, kinematic_chain_space, torso_frame,
-                              torso_frame_bones)
+from posegan.geometry import (bone_lengths, geometric_descriptor, kinematic_chain_space, limb_asymmetry,
+                              torso_frame, torso_frame_bones)
 
 
 def test_three_joint_case_worked_by_hand():
@@ -120,3 +120,27 @@ def test_torso_frame_bones_gradients():
     joints = (_standing_pose() + 0.1 * torch.randn(2, 16, 3, dtype=torch.float64,
                                                     generator=torch.Generator().manual_seed(1))).requires_grad_(True)
     assert torch.autograd.gradcheck(torso_frame_bones, (joints,))
+
+
+def test_limb_asymmetry_worked_by_hand():
+    """Joint j at (0, 0, 2 j) again: the right shin (r_knee 1 -> r_ankle 0) is 2 long, the left
+    (l_knee 4 -> l_ankle 5) 2 long; moving the right ankle to r_knee + (3, 4, 0) makes the right
+    shin 5, so shin asymmetry 5 - 2 = 3. The right hip (pelvis 6 -> r_hip 2) is 8 long, the left
+    (6 -> 3) 6: +2. Thigh: r_hip 2 -> r_knee 1 is 2, l_hip 3 -> l_knee 4 is 2: 0. Forearm:
+    r_elbow 11 -> r_wrist 10 2, l_elbow 14 -> l_wrist 15 2: 0. Upper arm: r_shoulder 12 -> 11 2,
+    l_shoulder 13 -> 14 2: 0. Shoulder: thorax 7 -> 12 is 10, 7 -> 13 is 12: -2."""
+    joints = torch.zeros(16, 3)
+    joints[:, 2] = 2.0 * torch.arange(16)
+    joints[0] = joints[1] + torch.tensor([3.0, 4.0, 0.0])
+    torch.testing.assert_close(limb_asymmetry(joints), torch.tensor([3.0, 0.0, 0.0, 0.0, 2.0, -2.0]))
+    # a mirror image through x = 0 of a pose whose sides are each other's mirror is symmetric
+    body = torch.randn(16, 3)
+    from posegan.skeleton import FLIP_PAIRS
+    for r, l in FLIP_PAIRS:
+        body[l] = body[r] * torch.tensor([-1.0, 1.0, 1.0])
+    for j in (6, 7, 8, 9):
+        body[j, 0] = 0.0
+    torch.testing.assert_close(limb_asymmetry(body), torch.zeros(6), atol=1e-5, rtol=0)
+    assert limb_asymmetry(torch.randn(2, 5, 16, 3)).shape == (2, 5, 6)
+    with pytest.raises(ValueError, match="must be"):
+        limb_asymmetry(torch.zeros(16, 2))

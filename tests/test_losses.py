@@ -167,3 +167,28 @@ def test_batch_mean_keeps_the_papers_lambda():
     mean = generator_loss(fake_logits, pose_loss(heatmaps, depth, target, target_depth, reduction="batch_mean"), 1e-4,
                           reduction="batch_mean")
     assert mean.item() == pytest.approx(summed.item() / b, rel=1e-6)
+
+
+def test_symmetry_penalty_worked_by_hand():
+    """The pose of test_limb_asymmetry_worked_by_hand has asymmetries (3, 0, 0, 0, 2, -2): mean
+    square (9 + 4 + 4) / 6; a symmetric pose has 0. The mean is over the poses the mask selects."""
+    from posegan.losses import symmetry_penalty
+    from posegan.skeleton import FLIP_PAIRS
+
+    skewed = torch.zeros(16, 3)
+    skewed[:, 2] = 2.0 * torch.arange(16)
+    skewed[0] = skewed[1] + torch.tensor([3.0, 4.0, 0.0])
+    symmetric = torch.randn(16, 3)
+    for r, l in FLIP_PAIRS:
+        symmetric[l] = symmetric[r] * torch.tensor([-1.0, 1.0, 1.0])
+    symmetric[[6, 7, 8, 9], 0] = 0.0
+    poses = torch.stack([skewed, symmetric])
+    assert float(symmetry_penalty(poses)) == pytest.approx(17 / 6 / 2, rel=1e-5)
+    assert float(symmetry_penalty(poses, torch.tensor([True, False]))) == pytest.approx(17 / 6, rel=1e-5)
+    assert float(symmetry_penalty(poses, torch.tensor([False, True]))) == pytest.approx(0.0, abs=1e-6)
+    assert float(symmetry_penalty(poses, torch.tensor([False, False]))) == 0.0
+    # its gradient shortens the long right shin: the ankle moves towards the knee
+    skewed.requires_grad_(True)
+    symmetry_penalty(skewed[None]).backward()
+    direction = skewed.detach()[0] - skewed.detach()[1]
+    assert float(skewed.grad[0] @ direction) > 0      # descent (minus the gradient) points back along the shin

@@ -364,6 +364,19 @@ def test_variant_names_carry_the_options_that_differ():
     assert baseline_name(depth_critic, named) == "Baseline"
 
 
+def test_the_symmetry_rule_names_its_rows_and_pairs_with_the_plain_baseline():
+    """A non-adversarial control is named on a Baseline too, and its pair is the Baseline without it."""
+    plain = {"adversarial": {"enabled": False}}
+    rule = {"adversarial": {"enabled": False, "symmetry_weight": 1e-3}}
+    both = {"discriminator": {"sources": ["kcs"]}, "adversarial": {"enabled": True, "symmetry_weight": 1e-3}}
+    named = varying_options([plain, rule, both])
+    assert "adversarial.symmetry_weight" in named
+    assert variant_name(plain, named) == "Baseline"
+    assert variant_name(rule, named) == "Baseline (symmetry rule 0.001)"
+    assert variant_name(both, named) == "Adv. (kcs) (symmetry rule 0.001)"
+    assert baseline_name(rule, named) == baseline_name(both, named) == "Baseline"
+
+
 def test_experiment_rows_from_real_dvc_output():
     skipped = []
     rows = experiment_rows(json.loads(EXP_SHOW_JSON), skipped=skipped)

@@ -138,6 +138,45 @@ def test_baseline_variant_has_no_discriminator(pretrained, tmp_path):
     assert "final_d_loss" not in metrics and "val_mpjpe_lab" in metrics
 
 
+def test_the_symmetry_rule_trains_without_a_discriminator_and_resumes(pretrained, tmp_path, monkeypatch):
+    """adversarial.symmetry_weight with enabled false: no D, the rule is logged, the generator
+    ends elsewhere than the Baseline's, and a killed run resumes to the unbroken run's weights."""
+    rule = replace(ADV, enabled=False, symmetry_weight=1.0, adversarial_samples="wild")
+    metrics = run_adversarial(pretrained, tmp_path / "unbroken", options=rule)
+    assert "final_symmetry_penalty" in metrics and "final_d_loss" not in metrics
+    run_adversarial(pretrained, tmp_path / "base", options=replace(ADV, enabled=False))
+    unbroken = weights(tmp_path / "unbroken/models/adversarial.pt")["generator"]
+    base = weights(tmp_path / "base/models/adversarial.pt")["generator"]
+    assert any(not torch.equal(unbroken[k], base[k]) for k in base)
+    original_log = TrainingSession.log
+
+    def crash(self, iteration, *args, **kwargs):
+        original_log(self, iteration, *args, **kwargs)
+        if iteration == 3:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(TrainingSession, "log", crash)
+    with pytest.raises(KeyboardInterrupt):
+        run_adversarial(pretrained, tmp_path / "broken", options=rule)
+    monkeypatch.setattr(TrainingSession, "log", original_log)
+    run_adversarial(pretrained, tmp_path / "broken", options=rule)
+    assert_same_state(unbroken, weights(tmp_path / "broken/models/adversarial.pt")["generator"])
+
+
+def test_rule_pose_keeps_out_of_reach_what_adversarial_gradient_says():
+    heatmaps = torch.rand(2, 16, 8, 8, requires_grad=True)
+    depth = torch.rand(2, 16, requires_grad=True)
+    for kind, reaches_heatmaps, reaches_depth in (("pose", True, True), ("depth", False, True),
+                                                  ("heatmaps", True, False)):
+        pose = adversarial_module.rule_pose(heatmaps, depth, kind)
+        assert pose.shape == (2, 16, 3)
+        grads = torch.autograd.grad(pose.square().sum(), [heatmaps, depth], allow_unused=True)
+        assert (grads[0] is not None and bool(grads[0].abs().sum() > 0)) == reaches_heatmaps
+        assert (grads[1] is not None) == reaches_depth
+    with pytest.raises(ValueError, match="symmetry_weight > 0 needs adversarial_gradient"):
+        replace(ADV, symmetry_weight=1.0, adversarial_gradient="regressor")
+
+
 def test_d_warmup_trains_d_first_and_keeps_the_generators_minibatches(pretrained, tmp_path, monkeypatch):
     """With lambda 0 the adversarial term is off: after a D warm-up the generator must still end
     where the Baseline ends (same minibatches, same updates), while D has trained 3 + 6 steps."""
@@ -326,7 +365,8 @@ def test_settings_name_the_bad_key():
     adversarial_settings = build(AdversarialSettings, {**complete, "enabled": True, "init": "pretrain_2d",
                                                        "lambda": 0.01, "lr_d": 1e-4, "d_steps": 1, "d_warmup": 0,
                                                        "adversarial_gradient": "pose", "fake_2d": "truth",
-                                                       "adversarial_samples": "wild", "conflict": "project"},
+                                                       "adversarial_samples": "wild", "conflict": "project",
+                                                       "symmetry_weight": 0.0},
                                  "adversarial", "params.yaml")
     assert adversarial_settings.lambda_ == 0.01 and adversarial_settings.init == "pretrain_2d"
     assert adversarial_settings.fake_2d == "truth" and adversarial_settings.adversarial_samples == "wild"

@@ -71,6 +71,11 @@ OPTION_DEFAULTS: dict[str, Any] = {
 SCHEDULE_DEFAULTS: dict[str, Any] = {
     "adversarial.iterations": 500,
 }
+# Treatments beyond the paper that are not adversarial, so that a Baseline can carry them: named
+# on any row where they are not the default, and off in the Baseline a row is paired with.
+CONTROL_DEFAULTS: dict[str, Any] = {
+    "adversarial.symmetry_weight": 0.0,
+}
 # Table 2 columns: (metrics key under h36m.limbs, column label).
 TABLE2_COLUMNS: list[tuple[str, str]] = [*((k, LIMB_LABELS[k]) for k in LIMB_GROUPS), ("mean", "Mean")]
 # Optional columns from the other test sets: (dotted metrics key, column label).
@@ -129,12 +134,14 @@ def _option_label(key: str, value: Any) -> str:
         return "L_adv projected off L_pose" if value == "project" else f"conflict {value}"
     if key == "adversarial.iterations":
         return f"{int(value)} it"
+    if key == "adversarial.symmetry_weight":
+        return f"symmetry rule {float(value):g}"
     return f"{short.replace('_', ' ')} {value}"
 
 
 def _setting(params: Mapping[str, Any], key: str) -> Any:
     """The value of an option or schedule key, numbers as floats (so 1e-3 and 0.001 agree)."""
-    default = {**OPTION_DEFAULTS, **SCHEDULE_DEFAULTS}[key]
+    default = {**OPTION_DEFAULTS, **SCHEDULE_DEFAULTS, **CONTROL_DEFAULTS}[key]
     value = lookup(params, key, default)
     if isinstance(default, (int, float)) and not isinstance(default, bool):
         try:
@@ -147,7 +154,7 @@ def _setting(params: Mapping[str, Any], key: str) -> Any:
 def varying_options(all_params: Sequence[Mapping[str, Any]]) -> tuple[str, ...]:
     """The option and schedule keys whose values differ between these params dicts: the ones a
     table of them must name its rows by."""
-    keys = [*OPTION_DEFAULTS, *SCHEDULE_DEFAULTS]
+    keys = [*OPTION_DEFAULTS, *SCHEDULE_DEFAULTS, *CONTROL_DEFAULTS]
     return tuple(k for k in keys if len({repr(_setting(p, k)) for p in all_params}) > 1)
 
 
@@ -162,7 +169,9 @@ def variant_name(params: Mapping[str, Any], named: Sequence[str] = ()) -> str:
     enabled = _flag(value["adversarial.enabled"], "adversarial.enabled")
     name = sources_label(value["discriminator.sources"]) if enabled else "Baseline"
     qualifiers = [_option_label(key, lookup(params, key, {**OPTION_DEFAULTS, **SCHEDULE_DEFAULTS}[key]))
-                  for key in named if enabled or key in SCHEDULE_DEFAULTS]
+                  for key in named if (enabled and key in OPTION_DEFAULTS) or key in SCHEDULE_DEFAULTS]
+    qualifiers += [_option_label(key, _setting(params, key)) for key in named
+                   if key in CONTROL_DEFAULTS and _setting(params, key) != CONTROL_DEFAULTS[key]]
     if _flag(value["model.fix_2d"], "model.fix_2d"):
         qualifiers.append("fix 2D")
     if str(value["adversarial.init"]) == "pretrain_2d":
@@ -176,7 +185,8 @@ def baseline_name(params: Mapping[str, Any], named: Sequence[str] = ()) -> str:
     """The name of the Baseline that a variant is paired with: the same model, initialisation
     and schedule, with adversarial learning off."""
     section = dict(params.get("adversarial") or {})
-    return variant_name({**params, "adversarial": {**section, "enabled": False}}, named)
+    controls_off = {key.split(".", 1)[1]: value for key, value in CONTROL_DEFAULTS.items()}
+    return variant_name({**params, "adversarial": {**section, "enabled": False, **controls_off}}, named)
 
 
 # --------------------------------------------------------------------------- dvc exp show

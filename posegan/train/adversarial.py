@@ -31,8 +31,9 @@ from typing import Any, Literal
 import torch
 
 from posegan.device import autocast, compiled
+from posegan.heatmaps import soft_argmax
 from posegan.losses import (adversarial_loss, adversarial_share, discriminator_loss, generator_loss,
-                            interpolation_penalty, pose_loss, r1_penalty)
+                            interpolation_penalty, pose_loss, r1_penalty, symmetry_penalty)
 from posegan.model_file import load_generator_weights, model_payload
 from posegan.models import Generator, MultiSourceDiscriminator, normalize_images
 from posegan.models.discriminator import DiscriminatorSettings
@@ -80,6 +81,14 @@ class AdversarialSettings(LoopSettings):
     Yu et al. 2020, "PCGrad"): the pull of the critic is kept to the directions in which the
     labels of the minibatch do not say otherwise. The step then logs the two gradients' cosine
     before the projection (`adv_pose_cosine`), as it does with `adversarial_gradient: regressor`.
+    symmetry_weight: a control beyond the paper, not adversarial: the weight of a hand-coded
+    symmetry rule added to the generator's loss (`losses.symmetry_penalty`: the squared
+    right-minus-left length of the six limb pairs of the predicted 3D pose, x, y by the heatmaps'
+    soft-argmax and the depths, in heatmap pixels), on the samples `adversarial_samples` names,
+    moving what `adversarial_gradient` names ("pose", "depth" or "heatmaps"; not "regressor").
+    0: off (the paper). With `enabled: false` it is the rule alone, without a discriminator: a
+    prior that knows exactly what a symmetric body is, to measure what symmetry costs or buys
+    on a benchmark whatever a critic learns. Under `conflict: project` it counts with L_pose.
     """
 
     enabled: bool = True
@@ -92,6 +101,12 @@ class AdversarialSettings(LoopSettings):
     fake_2d: Literal["predicted", "truth"] = "predicted"
     adversarial_samples: Literal["all", "wild", "lab"] = "all"
     conflict: Literal["add", "project"] = "add"
+    symmetry_weight: float = setting(0.0, minimum=0)
+
+    def __post_init__(self):
+        if self.symmetry_weight > 0 and self.adversarial_gradient == "regressor":
+            raise ValueError("symmetry_weight > 0 needs adversarial_gradient pose, depth or heatmaps (the rule "
+                             "has no parameter-restricted form)")
 
 
 # Offset of the D warm-up's data stream from the training seed (its own minibatches, so that the
@@ -154,17 +169,15 @@ def adversarial(settings: AdversarialSettings, discriminator_settings: Discrimin
     if enabled and n_lab == 0:
         raise ValueError("adversarial.lab_fraction is 0: the discriminator needs real (3D) samples")
     fakes = fake_selection(n_lab, n_wild, n_lab).to(setup.device)
+    is_lab = torch.arange(n_lab + n_wild, device=setup.device) < n_lab
+    # The samples L_adv (and the symmetry rule) judge in the generator step.
+    judged = {"all": torch.ones_like(is_lab), "wild": ~is_lab, "lab": is_lab}[settings.adversarial_samples]
     if enabled:
         # Which of D's heads judges which sample (the image head only lab ones with image_samples: lab).
         real_mask = discriminator.head_mask(torch.ones(n_lab, dtype=torch.bool, device=setup.device),
                                             d_set.image_samples)
         fake_mask = discriminator.head_mask(fakes < n_lab, d_set.image_samples)
-        is_lab = torch.arange(n_lab + n_wild, device=setup.device) < n_lab
-        g_mask = discriminator.head_mask(is_lab, d_set.image_samples)
-        if settings.adversarial_samples == "wild":
-            g_mask = g_mask & ~is_lab[:, None]      # L_adv on the wild samples only
-        elif settings.adversarial_samples == "lab":
-            g_mask = g_mask & is_lab[:, None]       # L_adv on the lab samples only
+        g_mask = discriminator.head_mask(is_lab, d_set.image_samples) & judged[:, None]
     # adversarial_gradient: regressor: L_adv's gradient is taken for these parameters only.
     # conflict: project: L_adv's gradient is taken apart from L_pose's, for every parameter it can reach.
     adversarial_params = None
@@ -220,6 +233,12 @@ def adversarial(settings: AdversarialSettings, discriminator_settings: Discrimin
             p_loss = pose_loss(out.heatmaps, out.depth, batch["heatmaps"], batch["depth"],
                                joint_mask=batch["annotated"], has_3d=batch["has_3d"], reduction=loss.reduction,
                                depth_weight=loss.depth_weight)
+            main_loss = p_loss.total        # what the generator minimises besides lambda x L_adv
+            if settings.symmetry_weight > 0:
+                rule = symmetry_penalty(rule_pose(out.heatmaps[-1].float(), out.depth.float(),
+                                                  settings.adversarial_gradient), judged)
+                main_loss = main_loss + settings.symmetry_weight * rule
+                logs["symmetry_penalty"] = rule.detach()
             if enabled:
                 # The plain module, not its DDP wrapper: D is not updated here, so nothing to sync.
                 discriminator.requires_grad_(False)
@@ -230,19 +249,19 @@ def adversarial(settings: AdversarialSettings, discriminator_settings: Discrimin
                     depth = depth.detach()            # the depths get the pose loss only
                 with autocast(setup.device, setup.amp):
                     g_logits = d_forward(images, heatmaps, depth)
-                g_loss = generator_loss(g_logits, p_loss, lam, loss.reduction, d_set.objective, g_mask)
+                g_loss = generator_loss(g_logits, main_loss, lam, loss.reduction, d_set.objective, g_mask)
                 discriminator.requires_grad_(True)
                 logs["g_adv"] = adversarial_loss(g_logits.detach(), loss.reduction, d_set.objective, g_mask)
                 logs["adv_share"] = adversarial_share(lam, logs["g_adv"], p_loss.total.detach())
             else:
-                g_loss = p_loss.total
+                g_loss = main_loss
             session.check_finite(step, g_loss=g_loss)
             if adversarial_params is None:
                 optimizer_step(g_opt, g_scaler, g_loss)
             else:
                 adv_term = lam * adversarial_loss(g_logits, loss.reduction, d_set.objective, g_mask)
                 logs["adv_pose_cosine"] = split_optimizer_step(
-                    g_opt, g_scaler, p_loss.total, adv_term, adversarial_params, setup.dist.enabled,
+                    g_opt, g_scaler, main_loss, adv_term, adversarial_params, setup.dist.enabled,
                     project_conflict=settings.conflict == "project")
             logs.update(g_loss=g_loss.detach(), loss_pose=p_loss.total.detach(), loss_depth=p_loss.depth.detach())
         session.log(step, logs, time.perf_counter() - tic, validate if iteration >= 0 else None)
@@ -292,6 +311,16 @@ def split_optimizer_step(optimizer: torch.optim.Optimizer, scaler: torch.amp.Gra
     scaler.step(optimizer)
     scaler.update()
     return cosine.detach()
+
+
+def rule_pose(heatmaps: torch.Tensor, depth: torch.Tensor, adversarial_gradient: str) -> torch.Tensor:
+    """(B, P, 3) predicted pose that the symmetry rule judges: the soft-argmax of the last
+    stack's heatmaps (B, P, H, W) and the depths (B, P), heatmap pixels, with the part that
+    `adversarial_gradient` keeps out of the rule's reach detached ("depth": the 2D joints,
+    "heatmaps": the depths)."""
+    xy = soft_argmax(heatmaps.detach() if adversarial_gradient == "depth" else heatmaps)
+    depth = depth.detach() if adversarial_gradient == "heatmaps" else depth
+    return torch.cat([xy, depth[..., None]], dim=-1)
 
 
 def fake_heatmaps_2d(predicted: torch.Tensor, batch: dict[str, torch.Tensor], fake_2d: str) -> torch.Tensor:
