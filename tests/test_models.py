@@ -330,6 +330,26 @@ def test_bones_source_sees_the_proportions_only():
     assert depth.grad.abs().sum() > 0
 
 
+def test_symmetry_source_sees_the_limb_pairs_length_differences():
+    """sources [symmetry], projected scale: the branch input is geometry.limb_asymmetry of the
+    scaled pose (6 values), and D's gradient reaches the 2D joints through the heatmaps."""
+    from posegan.geometry import limb_asymmetry
+    from posegan.heatmaps import soft_argmax
+
+    disc = MultiSourceDiscriminator(["symmetry"], num_joints=16, image_size=64, heatmap_size=16,
+                                    width=4, embed_dim=8, hidden_dim=8, pose_scale="projected")
+    assert disc.head_names == ("joint",) and set(disc.branches) == {"symmetry"}
+    assert parse_sources("image,geo,maps,symmetry") == ("image", "geo", "maps", "symmetry")
+    images, heatmaps, depth, joints = real_sample()
+    encoded = disc.encode(images, heatmaps, depth)
+    assert set(encoded) == {"symmetry"} and encoded["symmetry"].shape == (2, 6)
+    xy = soft_argmax(heatmaps)
+    torch.testing.assert_close(encoded["symmetry"], limb_asymmetry(disc.scaled_pose(xy, depth)))
+    heatmaps = heatmaps.clone().requires_grad_(True)
+    disc(images, heatmaps, depth).sum().backward()
+    assert heatmaps.grad.abs().sum() > 0
+
+
 def test_crop_scale_keeps_the_size_against_the_crop():
     """pose_scale="crop": root-relative (x, y, depth) in eighths of the map side (16 / 8 = 2
     heatmap pixels here); moving the person away changes nothing, making it deeper does,
