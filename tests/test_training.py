@@ -138,6 +138,23 @@ def test_baseline_variant_has_no_discriminator(pretrained, tmp_path):
     assert "final_d_loss" not in metrics and "val_mpjpe_lab" in metrics
 
 
+def killed_then_resumed(monkeypatch, run, killed_after: int = 3) -> None:
+    """Run `run()` killed (KeyboardInterrupt) once the session has logged iteration `killed_after`,
+    then run it again, which resumes from the last checkpoint."""
+    original_log = TrainingSession.log
+
+    def crash(self, iteration, *args, **kwargs):
+        original_log(self, iteration, *args, **kwargs)
+        if iteration == killed_after:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(TrainingSession, "log", crash)
+    with pytest.raises(KeyboardInterrupt):
+        run()
+    monkeypatch.setattr(TrainingSession, "log", original_log)
+    run()
+
+
 def test_the_symmetry_rule_trains_without_a_discriminator_and_resumes(pretrained, tmp_path, monkeypatch):
     """adversarial.symmetry_weight with enabled false: no D, the rule is logged, the generator
     ends elsewhere than the Baseline's, and a killed run resumes to the unbroken run's weights."""
@@ -148,18 +165,7 @@ def test_the_symmetry_rule_trains_without_a_discriminator_and_resumes(pretrained
     unbroken = weights(tmp_path / "unbroken/models/adversarial.pt")["generator"]
     base = weights(tmp_path / "base/models/adversarial.pt")["generator"]
     assert any(not torch.equal(unbroken[k], base[k]) for k in base)
-    original_log = TrainingSession.log
-
-    def crash(self, iteration, *args, **kwargs):
-        original_log(self, iteration, *args, **kwargs)
-        if iteration == 3:
-            raise KeyboardInterrupt
-
-    monkeypatch.setattr(TrainingSession, "log", crash)
-    with pytest.raises(KeyboardInterrupt):
-        run_adversarial(pretrained, tmp_path / "broken", options=rule)
-    monkeypatch.setattr(TrainingSession, "log", original_log)
-    run_adversarial(pretrained, tmp_path / "broken", options=rule)
+    killed_then_resumed(monkeypatch, lambda: run_adversarial(pretrained, tmp_path / "broken", options=rule))
     assert_same_state(unbroken, weights(tmp_path / "broken/models/adversarial.pt")["generator"])
 
 
@@ -206,18 +212,9 @@ def test_discriminator_options_train_and_resume(pretrained, tmp_path, monkeypatc
     metrics = run_adversarial(pretrained, tmp_path / "unbroken", options=options, disc=disc)
     assert {"final_d_loss", "final_g_adv", "final_d_score_gap"} <= metrics.keys()
     assert ("final_d_penalty" in metrics) == (disc.gradient_penalty > 0)
-    original_log = TrainingSession.log
-
-    def crash(self, iteration, *args, **kwargs):
-        original_log(self, iteration, *args, **kwargs)
-        if iteration == 3:      # 4 steps done (2 of warm-up): the checkpoint at 4
-            raise KeyboardInterrupt
-
-    monkeypatch.setattr(TrainingSession, "log", crash)
-    with pytest.raises(KeyboardInterrupt):
-        run_adversarial(pretrained, tmp_path / "broken", options=options, disc=disc)
-    monkeypatch.setattr(TrainingSession, "log", original_log)
-    run_adversarial(pretrained, tmp_path / "broken", options=options, disc=disc)
+    # killed after 4 steps (2 of warm-up), at the checkpoint at 4
+    killed_then_resumed(monkeypatch, lambda: run_adversarial(pretrained, tmp_path / "broken", options=options,
+                                                             disc=disc))
     a, b = weights(tmp_path / "unbroken/models/adversarial.pt"), weights(tmp_path / "broken/models/adversarial.pt")
     assert_same_state(a["generator"], b["generator"])
     assert_same_state(a["discriminator"], b["discriminator"])
