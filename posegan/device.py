@@ -32,9 +32,9 @@ class RuntimeSettings:
 
     device: the torch.device to run on, resolved from the file's "auto" (CUDA when available),
     "cpu", "cuda" or "cuda:N" by `resolve_device` as the section is read. amp: mixed precision,
-    false, fp16 (true means fp16; CUDA only) or bf16 (the default; on a CPU
-    without native bfloat16 instructions autocast emulates it and is slower: use false there). threads: torch CPU threads per process
-    (0: torch's default). compile: `torch.compile` the training networks, false, true (mode
+    false, fp16 (true means fp16; CUDA only) or bf16 (the default; on a CPU without native
+    bfloat16 instructions autocast emulates it and is slower: use false there). threads: torch
+    CPU threads per process (0: torch's default). compile: `torch.compile` the training networks, false, true (mode
     "default"), or a mode: "default", "reduce-overhead" (CUDA graphs), "max-autotune".
     """
 

@@ -10,6 +10,9 @@ from posegan.skeleton import BONE_CHILDREN, BONE_PARENTS, BONES, JOINT_NAMES, SY
 
 _L_HIP, _R_HIP = JOINT_NAMES.index("l_hip"), JOINT_NAMES.index("r_hip")
 _PELVIS, _THORAX = JOINT_NAMES.index("pelvis"), JOINT_NAMES.index("thorax")
+# Positions in `skeleton.BONES` of the right and the left bone of each `SYMMETRIC_BONES` pair.
+_SYMMETRIC_RIGHT = [BONES.index(right) for right, _ in SYMMETRIC_BONES.values()]
+_SYMMETRIC_LEFT = [BONES.index(left) for _, left in SYMMETRIC_BONES.values()]
 
 
 def geometric_descriptor(joints: Tensor) -> Tensor:
@@ -53,15 +56,8 @@ def limb_asymmetry(joints: Tensor) -> Tensor:
     pair of `skeleton.SYMMETRIC_BONES` (shin, thigh, forearm, upper arm, hip, shoulder), same
     unit. Differentiable; 0 for a symmetric body (the torch twin of `posegan.plausibility`'s
     measure, which is in mm and takes the absolute value)."""
-    if not isinstance(joints, Tensor):
-        raise TypeError(f"joints must be a torch tensor, got {type(joints).__name__}")
-    if joints.ndim < 2 or joints.shape[-1] != 3:
-        raise ValueError(f"joints must be (..., P, 3), got shape {tuple(joints.shape)}")
-    def lengths(bones: list[tuple[int, int]]) -> Tensor:
-        parents, children = [p for p, _ in bones], [c for _, c in bones]
-        return (joints[..., children, :] - joints[..., parents, :]).norm(dim=-1)
-
-    return lengths([right for right, _ in SYMMETRIC_BONES.values()]) - lengths([left for _, left in SYMMETRIC_BONES.values()])
+    lengths = bone_lengths(joints)
+    return lengths[..., _SYMMETRIC_RIGHT] - lengths[..., _SYMMETRIC_LEFT]
 
 
 def kinematic_chain_space(joints: Tensor) -> Tensor:
